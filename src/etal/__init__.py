@@ -25,6 +25,7 @@ _EXPORTS = {
     "list_datasets": "etal.datasets",
     "dataset_info": "etal.datasets",
     "synthetic": "etal.datasets",
+    "load_data": "etal.data",
     "differential_entropy": "etal.entropy",
     "estimate_entropy": "etal.entropy",
     "Dataset": "etal.data",

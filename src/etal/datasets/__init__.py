@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ._synthetic import synthetic
 
 __all__ = ["DatasetInfo", "dataset_info", "list_datasets", "load_dataset", "synthetic"]
 
@@ -158,10 +159,3 @@ def load_dataset(name: str = "oqmd8") -> pd.DataFrame:
     if info.name == "oqmd8":
         return _load_oqmd8(info)
     raise InputError(f"no loader for dataset {name!r}")  # pragma: no cover
-
-
-def synthetic(*args, **kwargs) -> pd.DataFrame:
-    """Synthetic biased dataset (see :mod:`etal.datasets.synthetic`)."""
-    from .synthetic import synthetic as _synthetic
-
-    return _synthetic(*args, **kwargs)
