@@ -1,0 +1,412 @@
+"""The bias report against SciPy, hand-built frames and an independent bootstrap."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats as st
+
+import etal.bias as bias_module
+from etal.bias import REFERENCE_COLUMNS, TABLE_COLUMNS, bias_report
+from etal.datasets import load_dataset
+from etal.entropy import estimate_entropy
+from etal.errors import InputError, TiedValuesError
+
+TARGET = "formation_energy_per_atom"
+
+
+@pytest.fixture(scope="module")
+def oqmd8() -> pd.DataFrame:
+    return load_dataset("oqmd8")
+
+
+@pytest.fixture(scope="module")
+def oqmd8_report(oqmd8):
+    return bias_report(oqmd8, n_bootstrap=200, seed=0)
+
+
+def family_frame(seed: int = 1) -> pd.DataFrame:
+    """Another grouping and target: 'family' and 'bandgap' (eV)."""
+    rng = np.random.default_rng(seed)
+    parts = {
+        "oxide": rng.normal(3.0, 1.0, 60),
+        "nitride": rng.normal(2.0, 0.3, 40),
+        "carbide": rng.uniform(0.0, 4.0, 30),
+        "sulfide": np.array([1.0, 2.0, 3.0]),  # too few for an estimate
+        "boride": np.full(8, 0.5),  # constant
+    }
+    return pd.DataFrame(
+        {
+            "family": np.concatenate([[k] * len(v) for k, v in parts.items()]),
+            "bandgap": np.concatenate(list(parts.values())),
+            "density": rng.uniform(2, 8, sum(len(v) for v in parts.values())),
+        }
+    )
+
+
+# ------------------------------------------------------------------ oqmd8 vs SciPy
+
+
+def test_oqmd8_entropies_equal_scipy(oqmd8, oqmd8_report) -> None:
+    table = oqmd8_report.table
+    assert list(table.columns) == list(TABLE_COLUMNS)
+    assert sorted(table["group"]) == sorted(oqmd8["crystal_system"].unique())
+    assert len(table) == 7
+    # No group of OQMD-8 has a zero windowed spacing (its few tied values are far enough
+    # apart), so every estimate must equal SciPy's, which would be -inf otherwise.
+    assert table["floored"].tolist() == [0] * 7
+    assert table.set_index("group")["ties"].to_dict() == {
+        "cubic": 3, "hexagonal": 3, "tetragonal": 1, "monoclinic": 0,
+        "orthorhombic": 0, "triclinic": 0, "trigonal": 0,
+    }  # fmt: skip
+    for row in table.itertuples():
+        values = oqmd8.loc[oqmd8["crystal_system"] == row.group, TARGET].to_numpy()
+        assert row.n == len(values)
+        assert row.status == "ok"
+        assert abs(row.entropy - st.differential_entropy(values)) < 1e-10
+        assert row.target_min == values.min() and row.target_max == values.max()
+        assert row.target_median == pytest.approx(np.median(values))
+
+
+def test_oqmd8_statuses_ranks_and_scores(oqmd8_report) -> None:
+    table = oqmd8_report.table.set_index("group")
+    # triclinic has exactly 5 rows: the smallest sample with an estimate (van Es, m=2).
+    assert table.loc["triclinic", "n"] == 5
+    assert table.loc["triclinic", "status"] == "ok"
+    assert table.loc["triclinic", "method"] == "van es"
+    assert table.loc["triclinic", "window"] == 2
+    assert table.loc["cubic", "method"] == "ebrahimi"
+    h = oqmd8_report.table["entropy"].to_numpy()
+    assert np.all(np.diff(h) >= 0)  # sorted ascending
+    assert oqmd8_report.table["rank"].tolist() == list(range(1, 8))
+    s = oqmd8_report.scores
+    assert s["entropy_gap"] == pytest.approx(h.max() - h.min(), abs=1e-12)
+    assert s["entropy_min"] == h.min() and s["entropy_max"] == h.max()
+    assert s["entropy_std"] == pytest.approx(np.std(h, ddof=0))
+    assert s["most_underrepresented"] == "monoclinic"
+    assert s["most_diverse"] == "cubic"
+    assert s["n_groups"] == s["n_groups_ok"] == 7
+    assert s["n_labelled"] == 2953
+    assert s["note"] is None
+    assert s["entropy_gap_ci_low"] <= s["entropy_gap"] <= s["entropy_gap_ci_high"]
+
+
+def test_dataset_input_matches_frame_input(oqmd8, oqmd8_report) -> None:
+    from etal.data import load_data
+
+    dataset = load_data("oqmd8")
+    report = bias_report(dataset, n_bootstrap=200, seed=0)
+    pd.testing.assert_frame_equal(report.table, oqmd8_report.table)
+    assert report.group == "crystal_system" and report.target == TARGET
+
+
+def test_tied_values_are_floored_where_scipy_gives_minus_inf() -> None:
+    tied = np.r_[np.zeros(7), np.arange(1.0, 7.0)]  # n=13, m=4: zero windowed spacings
+    smooth = np.random.default_rng(3).normal(size=30)
+    frame = pd.DataFrame({"g": ["tied"] * 13 + ["smooth"] * 30, "y": np.r_[tied, smooth]})
+    report = bias_report(frame, "g", "y", n_bootstrap=0)
+    table = report.table.set_index("group")
+    with np.errstate(divide="ignore"):
+        assert np.isneginf(st.differential_entropy(tied))
+    assert table.loc["tied", "status"] == "ok"
+    assert table.loc["tied", "floored"] > 0 and table.loc["tied", "ties"] == 6
+    assert np.isfinite(table.loc["tied", "entropy"])
+    # By hand: Ebrahimi (n=13, m=4) with the zero spacings set to the resolution, 1.0.
+    n, m = 13, 4
+    padded = np.r_[[tied[0]] * m, tied, [tied[-1]] * m]
+    spacing = padded[2 * m :] - padded[: -2 * m]
+    assert (spacing == 0).sum() == table.loc["tied", "floored"] == 3
+    spacing[spacing == 0] = 1.0
+    i = np.arange(1, n + 1)
+    c = np.where(i <= m, 1 + (i - 1) / m, np.where(i >= n - m + 1, 1 + (n - i) / m, 2.0))
+    by_hand = np.mean(np.log(n * spacing / (c * m)))
+    assert table.loc["tied", "entropy"] == pytest.approx(by_hand, abs=1e-12)
+    assert table.loc["smooth", "entropy"] == pytest.approx(st.differential_entropy(smooth), abs=1e-10)
+    assert "floored" in report.scores["note"] and "tied" in report.scores["note"]
+    with pytest.raises(TiedValuesError, match="group 'tied' of column 'g'"):
+        bias_report(frame, "g", "y", ties="error", n_bootstrap=0)
+
+
+# ------------------------------------------------------------------ other groupings
+
+
+def test_other_grouping_statuses_and_gap() -> None:
+    frame = family_frame()
+    report = bias_report(frame, "family", "bandgap", n_bootstrap=300, seed=1)
+    table = report.table.set_index("group")
+    assert table.loc["sulfide", "status"] == "too_few"
+    assert table.loc["boride", "status"] == "constant"
+    for name in ("sulfide", "boride"):
+        assert math.isnan(table.loc[name, "entropy"])
+        assert math.isnan(table.loc[name, "ci_low"])
+        assert table.loc[name, "rank"] is pd.NA
+    ok = ["oxide", "nitride", "carbide"]
+    assert set(table.index[table["status"] == "ok"]) == set(ok)
+    # ok groups first (by entropy), then the others
+    assert report.table["status"].tolist()[:3] == ["ok"] * 3
+    assert report.table["group"].tolist()[3:] == ["boride", "sulfide"]
+    expected = {g: st.differential_entropy(frame.loc[frame.family == g, "bandgap"]) for g in ok}
+    for g in ok:
+        assert table.loc[g, "entropy"] == pytest.approx(expected[g], abs=1e-10)
+    s = report.scores
+    assert s["entropy_gap"] == pytest.approx(max(expected.values()) - min(expected.values()))
+    assert s["most_underrepresented"] == "nitride"
+    assert s["n_groups"] == 5 and s["n_groups_ok"] == 3 and s["n_labelled"] == len(frame)
+    assert "sulfide (n=3)" in s["note"] and "boride" in s["note"]
+    # Typical samples: the interval contains the point estimate.
+    for g in ok:
+        assert table.loc[g, "ci_low"] <= table.loc[g, "entropy"] <= table.loc[g, "ci_high"]
+    assert s["entropy_gap_ci_low"] <= s["entropy_gap"] <= s["entropy_gap_ci_high"]
+
+
+def test_unlabelled_rows_are_ignored() -> None:
+    frame = family_frame()
+    with_pool = pd.concat(
+        [frame, pd.DataFrame({"family": ["oxide"] * 5 + ["newfam"] * 3, "bandgap": np.nan})],
+        ignore_index=True,
+    )
+    a = bias_report(frame, "family", "bandgap", n_bootstrap=50)
+    b = bias_report(with_pool, "family", "bandgap", n_bootstrap=50)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    assert b.scores["n_labelled"] == len(frame)
+
+
+def test_fewer_than_two_ok_groups_gives_nan_gap_with_note() -> None:
+    frame = pd.DataFrame({"g": ["a"] * 20 + ["b"] * 3, "y": np.r_[np.linspace(0, 1, 20), 1, 2, 3]})
+    report = bias_report(frame, "g", "y", n_bootstrap=20)
+    s = report.scores
+    assert math.isnan(s["entropy_gap"]) and math.isnan(s["entropy_gap_ci_low"])
+    assert "at least 2 groups" in s["note"]
+    assert s["most_underrepresented"] == "a"
+    data = json.loads(report.to_json())
+    assert data["scores"]["entropy_gap"] is None
+
+
+def test_unit_change_shifts_entropies_and_keeps_gap() -> None:
+    frame = family_frame()
+    scaled = frame.assign(bandgap=frame["bandgap"] * 1000.0)  # eV -> meV
+    a = bias_report(frame, "family", "bandgap", n_bootstrap=0)
+    b = bias_report(scaled, "family", "bandgap", n_bootstrap=0)
+    ok = a.table["status"] == "ok"
+    shift = b.table["entropy"][ok] - a.table["entropy"][ok]
+    assert np.allclose(shift, math.log(1000.0))
+    assert b.scores["entropy_gap"] == pytest.approx(a.scores["entropy_gap"])
+
+
+# ------------------------------------------------------------------ bootstrap
+
+
+def naive_bootstrap(values_by_group: dict, n_bootstrap: int, seed: int) -> dict:
+    """One resample at a time with the documented protocol (independent of batching)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for label in sorted(values_by_group):
+        x = np.sort(values_by_group[label])
+        est = estimate_entropy(x)
+        if est.status != "ok":
+            continue
+        idx = rng.integers(0, x.size, size=(n_bootstrap, x.size))
+        out[label] = np.array(
+            [estimate_entropy(x[row], resolution=est.resolution).entropy for row in idx]
+        )
+    return out
+
+
+def test_bootstrap_equals_naive_loop_and_is_chunked(monkeypatch) -> None:
+    # A small group (van Es, m=2): its resamples often hold 3 equal values, i.e. zero
+    # spacings, floored at the ORIGINAL sample's resolution.
+    tiny = pd.DataFrame({"family": "tiny", "bandgap": [0.1, 0.4, 0.45, 1.3, 2.0, 2.2]})
+    frame = pd.concat([family_frame(), tiny], ignore_index=True)
+    values = {g: part["bandgap"].to_numpy() for g, part in frame.groupby("family")}
+    ref = naive_bootstrap(values, 60, seed=7)
+    monkeypatch.setattr(bias_module, "_BATCH_ELEMENTS", 100)  # force many small batches
+    report = bias_report(frame, "family", "bandgap", n_bootstrap=60, seed=7, confidence=0.9)
+    table = report.table.set_index("group")
+    for label, reps in ref.items():
+        lo, hi = np.quantile(reps, [0.05, 0.95])
+        assert table.loc[label, "ci_low"] == pytest.approx(lo, abs=1e-12)
+        assert table.loc[label, "ci_high"] == pytest.approx(hi, abs=1e-12)
+    stacked = np.vstack(list(ref.values()))
+    gap = stacked.max(axis=0) - stacked.min(axis=0)
+    assert np.allclose(report.gap_replicates, gap)
+    assert report.scores["entropy_gap_ci_low"] == pytest.approx(np.quantile(gap, 0.05))
+
+
+def test_bootstrap_is_seeded_and_row_order_free() -> None:
+    frame = family_frame()
+    a = bias_report(frame, "family", "bandgap", n_bootstrap=100, seed=3)
+    b = bias_report(frame.sample(frac=1.0, random_state=0), "family", "bandgap", n_bootstrap=100, seed=3)
+    c = bias_report(frame, "family", "bandgap", n_bootstrap=100, seed=4)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    assert a.scores == b.scores
+    assert not np.allclose(a.table["ci_low"].dropna(), c.table["ci_low"].dropna())
+
+
+def test_no_bootstrap() -> None:
+    report = bias_report(family_frame(), "family", "bandgap", n_bootstrap=0)
+    assert report.table["ci_low"].isna().all() and report.table["ci_high"].isna().all()
+    assert math.isnan(report.scores["entropy_gap_ci_low"])
+    assert np.isfinite(report.scores["entropy_gap"])
+
+
+# ------------------------------------------------------------------ reference
+
+
+def test_reference_deficit() -> None:
+    frame = family_frame()
+    rng = np.random.default_rng(9)
+    reference = pd.DataFrame(
+        {
+            "family": ["oxide"] * 80 + ["nitride"] * 80 + ["halide"] * 20,
+            "bandgap": np.r_[rng.normal(3, 1, 80), rng.normal(2, 1, 80), rng.normal(5, 1, 20)],
+        }
+    )
+    report = bias_report(frame, "family", "bandgap", n_bootstrap=0, reference=reference)
+    table = report.table.set_index("group")
+    assert list(report.table.columns) == list(TABLE_COLUMNS) + list(REFERENCE_COLUMNS)
+    for g in ("oxide", "nitride"):
+        h_ref = st.differential_entropy(reference.loc[reference.family == g, "bandgap"])
+        h = st.differential_entropy(frame.loc[frame.family == g, "bandgap"])
+        assert table.loc[g, "reference_n"] == 80
+        assert table.loc[g, "reference_entropy"] == pytest.approx(h_ref, abs=1e-10)
+        assert table.loc[g, "entropy_deficit"] == pytest.approx(h_ref - h, abs=1e-10)
+    assert table.loc["carbide", "reference_n"] == 0
+    assert math.isnan(table.loc["carbide", "entropy_deficit"])
+    # present only in the reference: listed with n=0 and named in the note
+    assert table.loc["halide", "n"] == 0 and table.loc["halide", "status"] == "too_few"
+    assert "halide" in report.scores["note"]
+    assert report.scores["most_depleted_vs_reference"] == "nitride"
+    assert report.scores["n_groups"] == 5  # groups of the data, not of the reference
+
+
+def test_reference_with_other_column_names() -> None:
+    frame = family_frame()
+    reference = frame.rename(columns={"family": "fam", "bandgap": "gap"})
+    report = bias_report(
+        frame, "family", "bandgap", n_bootstrap=0, reference=reference,
+        reference_group="fam", reference_target="gap",
+    )
+    ok = report.table["status"] == "ok"
+    assert np.allclose(report.table.loc[ok, "entropy_deficit"], 0.0)
+    with pytest.raises(InputError, match="'family'.*reference"):
+        bias_report(frame, "family", "bandgap", n_bootstrap=0, reference=reference)
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_missing_column_names_it() -> None:
+    frame = family_frame()
+    with pytest.raises(InputError, match=r"group column 'famly'.*Did you mean 'family'"):
+        bias_report(frame, "famly", "bandgap")
+    with pytest.raises(InputError, match=r"target column 'gap'"):
+        bias_report(frame, "family", "gap")
+    with pytest.raises(InputError, match="no group column"):
+        bias_report(frame, target="bandgap")
+    with pytest.raises(InputError, match="DataFrame or an etal Dataset"):
+        bias_report([1, 2, 3], "a", "b")
+
+
+def test_bad_target_values_name_rows() -> None:
+    frame = family_frame()
+    bad = frame.astype({"bandgap": object})
+    bad.loc[4, "bandgap"] = "n/a"
+    with pytest.raises(InputError, match=r"non-numeric.*rows \[4\]"):
+        bias_report(bad, "family", "bandgap")
+    inf = frame.copy()
+    inf.loc[7, "bandgap"] = np.inf
+    with pytest.raises(InputError, match=r"infinite.*rows \[7\]"):
+        bias_report(inf, "family", "bandgap")
+    empty = frame.assign(bandgap=np.nan)
+    with pytest.raises(InputError, match="no values"):
+        bias_report(empty, "family", "bandgap")
+
+
+def test_missing_group_label_is_left_out_with_note() -> None:
+    frame = family_frame()
+    frame.loc[[0, 1], "family"] = None
+    report = bias_report(frame, "family", "bandgap", n_bootstrap=0)
+    assert report.scores["n_labelled"] == len(frame) - 2
+    assert "2 labelled row(s) have no 'family'" in report.scores["note"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_bootstrap": -1}, "n_bootstrap"),
+        ({"confidence": 1.5}, "confidence"),
+        ({"ties": "ignore"}, "ties"),
+        ({"method": "kde"}, "unknown entropy method"),
+        ({"window": 0}, "window"),
+    ],
+)
+def test_bad_settings(kwargs, match) -> None:
+    with pytest.raises(InputError, match=match):
+        bias_report(family_frame(), "family", "bandgap", **kwargs)
+
+
+def test_explicit_method_and_window() -> None:
+    frame = family_frame()
+    report = bias_report(frame, "family", "bandgap", method="vasicek", window=3, n_bootstrap=0)
+    for row in report.table[report.table.status == "ok"].itertuples():
+        values = frame.loc[frame.family == row.group, "bandgap"]
+        assert row.method == "vasicek" and row.window == 3
+        assert row.entropy == pytest.approx(
+            st.differential_entropy(values, method="vasicek", window_length=3), abs=1e-10
+        )
+
+
+# ------------------------------------------------------------------ output
+
+
+def test_json_csv_and_figures(tmp_path, oqmd8_report) -> None:
+    report = bias_report(family_frame(), "family", "bandgap", n_bootstrap=50)
+    text = report.to_json()
+    assert "NaN" not in text
+    data = json.loads(text)
+    assert data["group"] == "family" and data["target"] == "bandgap"
+    assert [g["group"] for g in data["groups"]] == report.table["group"].tolist()
+    boride = next(g for g in data["groups"] if g["group"] == "boride")
+    assert boride["entropy"] is None and boride["rank"] is None and boride["n"] == 8
+    assert data["settings"]["n_bootstrap"] == 50 and data["settings"]["seed"] == 0
+
+    paths = report.save(tmp_path)
+    names = sorted(p.name for p in paths)
+    assert names == sorted(
+        ["bias.csv", "bias.json", "target_distribution.png", "target_distribution.svg",
+         "group_entropy.png", "group_entropy.svg"]
+    )  # fmt: skip
+    csv = pd.read_csv(tmp_path / "bias.csv")
+    assert list(csv.columns) == list(TABLE_COLUMNS)
+    assert np.allclose(csv["entropy"], report.table["entropy"], equal_nan=True)
+    assert json.loads((tmp_path / "bias.json").read_text())["scores"]["n_groups"] == 5
+    assert (tmp_path / "group_entropy.png").read_bytes()[:4] == b"\x89PNG"
+
+    assert "entropy_gap" in str(oqmd8_report) and "monoclinic" in str(oqmd8_report)
+    assert "<table" in oqmd8_report._repr_html_()
+
+
+def test_figures_follow_table_order(oqmd8_report) -> None:
+    import matplotlib.pyplot as plt
+
+    from etal.plots.bias import plot_group_entropy, plot_target_distributions
+
+    table = oqmd8_report.table
+    fig = plot_group_entropy(table)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [f"{g} (n={n})" for g, n in zip(table["group"], table["n"])]
+    assert f"{oqmd8_report.scores['entropy_gap']:.3f}" in ax.get_title()
+    assert ax.get_xlabel() == "entropy (nats)"
+    plt.close(fig)
+
+    values = {"b": np.array([1.0]), "a": np.array([0.0, 1.0, 2.0, 3.0, 4.0, 4.5])}
+    fig = plot_target_distributions(values, "bandgap (eV)")
+    ax = fig.axes[0]
+    assert [t.get_text().split("\n")[0] for t in ax.get_yticklabels()] == ["b", "a"]
+    assert ax.get_xlabel() == "bandgap (eV)"
+    plt.close(fig)
