@@ -497,12 +497,14 @@ def test_group_equal_to_target(tmp_path):
     assert "t.csv" in message and "'energy'" in message and "group column and the target column" in message
 
 
-def test_existing_unnamed_id_column_asks_for_id_col(tmp_path):
+def test_existing_unnamed_id_column_is_the_id(tmp_path):
     path = csv_with(tmp_path, ["7,c,1.0,2.0", "9,h,2.0,3.0"], header="id,system,energy,f0")
-    message = error_of(load_table, path, group_col="system", target_col="energy")
-    assert "t.csv" in message and "'id'" in message and "--id-col id" in message
-    ds = load_table(path, group_col="system", target_col="energy", id_col="id")
-    assert ds.frame["id"].tolist() == [7, 9] and ds.feature_cols == ["f0"]
+    ds = load_table(path, group_col="system", target_col="energy")
+    assert ds.id_col == "id" and ds.frame["id"].tolist() == [7, 9] and ds.feature_cols == ["f0"]
+    # ... and is still checked for duplicates, naming the rows
+    dup = csv_with(tmp_path, ["7,c,1.0,2.0", "7,h,2.0,3.0"], header="id,system,energy,f0")
+    message = error_of(load_table, dup, group_col="system", target_col="energy")
+    assert "t.csv" in message and "duplicate" in message.lower() and "7" in message
 
 
 # --------------------------------------------------------------------------- from_frame / ids / groups

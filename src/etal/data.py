@@ -8,9 +8,9 @@ command works on becomes a :class:`Dataset`:
 * ``target_col``: the continuous property (e.g. formation energy, eV/atom). A row whose
   target is **empty** (NaN / blank cell / JSON null) is an *unlabelled pool* candidate,
   not an error. Non-numeric or infinite targets are errors.
-* ``id_col``: unique row ids. If none is named, a column ``"id"`` (0..n-1) is made; if
-  the table already has an ``"id"`` column that was not named, that is an error (name it
-  with ``id_col="id"`` / ``--id-col id``), so ids are never silently replaced.
+* ``id_col``: unique row ids. If none is named, a column literally called ``"id"`` is
+  used (and must be unique); if there is none, a column ``"id"`` (0..n-1) is made, so
+  ids are never silently replaced.
 * ``feature_cols``: numeric, finite features used by the surrogate model. Names and/or
   :mod:`fnmatch` globs (``"frac_*"``), or one comma-separated string. **Default**: every
   numeric column (True/False columns count, as 1/0) except the group, target and id columns and pandas'
@@ -478,10 +478,7 @@ def _assemble(
         if column not in columns:
             raise _missing_column_error(column, role, source, columns, f"Fix the name given to {flag}.")
     if id_col is None and "id" in columns:
-        raise InputError(
-            f"{source}: the table has a column 'id' but no id column was named; pass "
-            f"--id-col id (id_col='id') to use it as the row id, or rename that column."
-        )
+        id_col = "id"  # a column literally named 'id' is the row id (checked unique below)
     if len(main) == 0:
         raise InputError(f"{source}: the table has no rows (only a header); give a table with data rows.")
 
@@ -507,8 +504,8 @@ def _assemble(
                 )
         if id_col is None and "id" in pool.columns:
             raise InputError(
-                f"{pool_source}: the pool file has a column 'id' but no id column was named; "
-                f"pass --id-col id to use it, or rename that column."
+                f"{pool_source}: the pool file has a column 'id' but {source} has none; "
+                f"give both files the same id column (--id-col), or rename that column."
             )
         if target_col in pool.columns:
             filled = np.flatnonzero(~_blank(pool[target_col]))
