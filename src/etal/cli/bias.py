@@ -17,6 +17,9 @@ _TABLE_SHOWN = (
     "target_min", "target_median", "target_max",
 )  # fmt: skip
 _REFERENCE_SHOWN = ("reference_n", "reference_entropy", "entropy_deficit")
+# = etal.bias.CI_METHODS (tests check it); not imported, so that registering this
+# sub-command does not import pandas.
+CI_METHODS = ("smoothed", "percentile", "basic")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,6 +61,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     est.add_argument(
         "--confidence", type=float, default=0.95, metavar="C",
         help="confidence level of the intervals (default: 0.95)",
+    )
+    est.add_argument(
+        "--ci-method", default=CI_METHODS[0], choices=CI_METHODS,
+        help=(
+            "interval method: smoothed (smoothed bootstrap, bias-corrected; near-nominal "
+            "coverage of the true entropy), percentile (plain bootstrap quantiles; "
+            "under-covers badly) or basic (default: %(default)s)"
+        ),
     )
     est.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     ref = parser.add_argument_group("comparison with a reference dataset")
@@ -122,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         ties=args.ties,
         n_bootstrap=args.bootstrap,
         confidence=args.confidence,
+        ci_method=args.ci_method,
         seed=args.seed,
         reference=reference,
     )
