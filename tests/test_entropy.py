@@ -135,3 +135,10 @@ def test_constant_and_non_finite() -> None:
         differential_entropy([2.0] * 8)
     with pytest.raises(InputError, match="non-finite"):
         differential_entropy([1.0, 2.0, np.nan, 4.0, 5.0, 6.0])
+
+
+def test_correa_window_of_equal_values_is_floored_not_inf() -> None:
+    # 0.1 is not exactly representable: the rounded variance of five 0.1s is not 0
+    x = np.array([0.1] * 5 + [0.3, 0.7, 1.2, 1.9, 2.4, 3.3, 4.0])
+    est = estimate_entropy(x, method="correa")
+    assert est.status == "ok" and math.isfinite(est.entropy) and est.floored >= 1

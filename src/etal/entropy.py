@@ -188,7 +188,9 @@ def entropy_of_sorted(
         centred = window_values - window_values.mean(axis=-2, keepdims=True)
         num = np.sum(centred * dj, axis=-2)
         den = n * np.sum(centred**2, axis=-2)
-        zero = ~(den > 0)
+        # A window is tied when all its values are equal; test that exactly, since the
+        # rounded variance of equal values can be tiny but positive.
+        zero = window_values.max(axis=-2) == window_values.min(axis=-2)
         # A window of tied values: use the slope of evenly spaced values whose windowed
         # spacing is the resolution, 2m / (n * resolution), as the floor does elsewhere.
         ratio = np.where(zero, 2 * m / (n * resolution), num / np.where(zero, 1.0, den))
