@@ -48,6 +48,7 @@ __all__ = [
     "Dataset",
     "from_frame",
     "load_data",
+    "read_file",
     "load_table",
     "resolve_feature_columns",
 ]
@@ -375,8 +376,12 @@ def _read_json(path: Path, suffix: str) -> pd.DataFrame:
     )
 
 
-def _read_file(path: Path) -> pd.DataFrame:
-    """Read one table file with the reader its name asks for; wrap reader failures."""
+def read_file(path: str | os.PathLike) -> pd.DataFrame:
+    """Read one table file (CSV, Parquet or JSON lines, by its name), unvalidated.
+
+    Reader failures become :class:`InputError`s naming the file.
+    """
+    path = Path(path)
     _check_file(path)
     suffix = _suffix(path)
     if suffix not in SUPPORTED_SUFFIXES:
@@ -663,7 +668,7 @@ def _read_pool(pool_path: str | os.PathLike | None) -> tuple[pd.DataFrame | None
     from .provenance import file_sha256
 
     path = Path(pool_path)
-    frame = _read_file(path)
+    frame = read_file(path)
     return frame, str(path), file_sha256(path)
 
 
@@ -717,7 +722,7 @@ def load_table(
     from .provenance import file_sha256
 
     path = Path(path)
-    frame = _read_file(path)
+    frame = read_file(path)
     pool, pool_source, pool_sha = _read_pool(pool_path)
     return _assemble(
         frame,
@@ -821,7 +826,7 @@ def load_data(
             f"the path."
         )
     if not group_col or not target_col:
-        frame_columns = list(_read_file(path).columns)
+        frame_columns = list(read_file(path).columns)
         role, flag = ("group", "--group-col") if not group_col else ("target", "--target-col")
         raise InputError(
             f"{path}: no {role} column given; name it with {flag} ({role}_col=). Available "

@@ -250,10 +250,10 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _labels_oracle(path: str, id_col: str, target: str):
-    from ..data import _read_file  # the data layer's reader (CSV / Parquet / JSON lines)
+    from ..data import read_file
     from ..oracles import LookupOracle
 
-    frame = _read_file(Path(path))
+    frame = read_file(Path(path))
     id_name = id_col if id_col in frame.columns else ("id" if "id" in frame.columns else None)
     if id_name is None:
         raise InputError(
