@@ -23,7 +23,9 @@ from etal.evaluation import (
     evaluate_downstream,
     features_for_target,
     gap_reduction_rate,
+    group_score_trajectory,
     paired_comparison,
+    paired_final_difference,
     summarise_bias_trajectory,
 )
 
@@ -320,3 +322,126 @@ def test_gap_reduction_rate_on_linear_gaps() -> None:
     assert math.isnan(one.loc["etal", "drop_ci_low"]) and "one seed" in one.loc["etal", "note"]
     with pytest.raises(InputError, match="'greedy'"):
         gap_reduction_rate(summary, strategies=("etal", "greedy"))
+
+
+# --------------------------------------------------------------------------- depleted groups
+
+
+def test_group_score_trajectory_against_hand_computed_scores() -> None:
+    rows = [
+        # strategy, seed, iteration, group, entropy; the chosen groups are A and B
+        ("etal", 0, 0, "A", -1.0), ("etal", 0, 0, "B", 0.5), ("etal", 0, 0, "C", -3.0),
+        ("etal", 0, 1, "A", -0.4), ("etal", 0, 1, "B", np.nan), ("etal", 0, 1, "C", -3.0),
+        ("etal", 0, 2, "A", -np.inf), ("etal", 0, 2, "B", np.nan), ("etal", 0, 2, "C", 1.0),
+        ("random", 3, 0, "A", 0.25), ("random", 3, 0, "B", 2.0), ("random", 3, 0, "C", 9.0),
+    ]
+    traj = pd.DataFrame(rows, columns=["strategy", "seed", "iteration", "group", "entropy"])
+    out = group_score_trajectory(traj.sample(frac=1, random_state=0), ["A", "B"])
+    assert list(out.columns) == [
+        "strategy", "seed", "iteration", "depleted_entropy_min", "depleted_entropy_mean", "n_depleted_groups",
+    ]  # fmt: skip
+    out = out.set_index(["strategy", "seed", "iteration"])
+    # C (lower than both at iteration 0) is not a chosen group: it must not pull the min down.
+    assert out.loc[("etal", 0, 0), "depleted_entropy_min"] == pytest.approx(-1.0)
+    assert out.loc[("etal", 0, 0), "depleted_entropy_mean"] == pytest.approx(-0.25)
+    assert out.loc[("etal", 0, 0), "n_depleted_groups"] == 2
+    assert out.loc[("etal", 0, 1), "depleted_entropy_min"] == pytest.approx(-0.4)  # NaN B left out
+    assert out.loc[("etal", 0, 1), "depleted_entropy_mean"] == pytest.approx(-0.4)
+    assert out.loc[("etal", 0, 1), "n_depleted_groups"] == 1
+    # -inf (constant values) and NaN: nothing finite among the chosen groups -> NaN, count 0
+    assert math.isnan(out.loc[("etal", 0, 2), "depleted_entropy_min"])
+    assert math.isnan(out.loc[("etal", 0, 2), "depleted_entropy_mean"])
+    assert out.loc[("etal", 0, 2), "n_depleted_groups"] == 0
+    assert out.loc[("random", 3, 0), "depleted_entropy_mean"] == pytest.approx(1.125)
+    # One chosen group: min == mean == its entropy.
+    single = group_score_trajectory(traj, ["B"]).set_index(["strategy", "seed", "iteration"])
+    assert single.loc[("random", 3, 0), "depleted_entropy_min"] == 2.0 == single.loc[("random", 3, 0), "depleted_entropy_mean"]
+    with pytest.raises(InputError, match="groups is empty"):
+        group_score_trajectory(traj, [])
+    with pytest.raises(InputError, match=r"\['D'\].*not in the trajectory"):
+        group_score_trajectory(traj, ["A", "D"])
+
+
+def test_group_score_trajectory_matches_labels_as_text() -> None:
+    traj = pd.DataFrame(
+        {"strategy": "etal", "seed": 0, "iteration": 0, "group": [1, 2, 3], "entropy": [0.3, -0.2, -5.0]}
+    )
+    out = group_score_trajectory(traj, [1, "2"])
+    assert out["depleted_entropy_min"].item() == pytest.approx(-0.2)
+    assert out["depleted_entropy_mean"].item() == pytest.approx(0.05)
+
+
+def score_runs(values: dict[tuple[str, int], list[float]], iterations: dict[tuple[str, int], list[int]] | None = None):
+    """A score table: one run per (strategy, seed), values at iterations 0, 1, 2, ... (or the given ones)."""
+    rows = []
+    for (strategy, seed), vals in values.items():
+        its = (iterations or {}).get((strategy, seed), list(range(len(vals))))
+        rows += [(strategy, seed, it, v) for it, v in zip(its, vals)]
+    return pd.DataFrame(rows, columns=["strategy", "seed", "iteration", "score"])
+
+
+def test_paired_final_difference_matches_scipy_at_the_last_common_iteration() -> None:
+    a_final = np.array([0.10, -0.05, 0.30, 0.02, 0.12])
+    b_final = np.array([-0.20, -0.10, 0.05, -0.30, -0.01])
+    values = {}
+    for seed in range(5):
+        # ET-AL stops at iteration 2; random goes on to 4 and gets much higher there,
+        # which must not enter the comparison.
+        values[("etal", seed)] = [-1.0, -0.5, a_final[seed]]
+        values[("random", seed)] = [-1.0, -0.6, b_final[seed], 5.0, 6.0]
+    values[("balanced", 0)] = [-1.0]  # another strategy, shorter: irrelevant to etal vs random
+    table = score_runs(values).sample(frac=1, random_state=2)
+    out = paired_final_difference(table, "score", confidence=0.9)
+    ci = st.ttest_rel(a_final, b_final).confidence_interval(0.9)
+    assert out["iteration"] == 2 and out["paired"] and out["n_pairs"] == 5
+    assert out["n_a"] == 5 and out["n_b"] == 5
+    assert out["mean_a"] == pytest.approx(a_final.mean(), abs=1e-12)
+    assert out["mean_b"] == pytest.approx(b_final.mean(), abs=1e-12)
+    assert out["mean_diff"] == pytest.approx((a_final - b_final).mean(), abs=1e-12)
+    assert out["ci_low"] == pytest.approx(ci.low, abs=1e-12)
+    assert out["ci_high"] == pytest.approx(ci.high, abs=1e-12)
+    assert out["p_value"] == pytest.approx(st.wilcoxon(a_final, b_final).pvalue, abs=1e-12)
+    assert out["p_value_t"] == pytest.approx(st.ttest_rel(a_final, b_final).pvalue, abs=1e-12)
+    assert out["a_better"] == pytest.approx(1.0)
+    assert "compared at 2" in out["note"] and out["confidence"] == 0.9
+
+
+def test_paired_final_difference_reads_the_latest_iteration_up_to_the_common_one() -> None:
+    """Batches: random records 0, 3, 5; ET-AL stopped at 4 -> random is read at 3."""
+    values = {("etal", 0): [0.0, 0.5, 1.0], ("etal", 1): [0.0, 0.4, 0.9],
+              ("random", 0): [0.0, 0.2, 7.0], ("random", 1): [0.0, 0.1, 7.0]}  # fmt: skip
+    its = {("etal", 0): [0, 3, 4], ("etal", 1): [0, 3, 4], ("random", 0): [0, 3, 5], ("random", 1): [0, 3, 5]}
+    out = paired_final_difference(score_runs(values, its), "score")
+    assert out["iteration"] == 4
+    assert out["mean_b"] == pytest.approx(0.15)
+    assert out["mean_diff"] == pytest.approx(np.mean([1.0 - 0.2, 0.9 - 0.1]))
+
+
+def test_paired_final_difference_one_etal_run_against_five_random_seeds() -> None:
+    b = [0.1, 0.2, 0.3, 0.4, 0.6]
+    values = {("etal", 0): [0.0, 0.9], **{("random", s): [0.0, v] for s, v in enumerate(b)}}
+    out = paired_final_difference(score_runs(values), "score")
+    # One seed in common: no paired statistics; means over all runs of each, and a note.
+    assert out["n_pairs"] == 1 and not out["paired"]
+    assert out["n_a"] == 1 and out["n_b"] == 5
+    assert out["mean_a"] == pytest.approx(0.9)
+    assert out["mean_b"] == pytest.approx(np.mean(b))
+    assert out["mean_diff"] == pytest.approx(0.9 - np.mean(b))
+    for key in ("ci_low", "ci_high", "p_value", "p_value_t"):
+        assert math.isnan(out[key]), key
+    assert "no paired interval" in out["note"] and "seeds 0, 1, 2, 3, 4" in out["note"]
+
+
+def test_paired_final_difference_drops_non_finite_and_unpaired_runs() -> None:
+    values = {("etal", 0): [0.5], ("etal", 1): [np.nan], ("etal", 2): [0.7], ("etal", 3): [0.8],
+              ("random", 0): [0.1], ("random", 1): [0.2], ("random", 2): [0.2], ("random", 9): [0.0]}  # fmt: skip
+    out = paired_final_difference(score_runs(values), "score")
+    a, b = np.array([0.5, 0.7]), np.array([0.1, 0.2])  # seeds 0 and 2 pair; 1 is NaN, 3 and 9 alone
+    assert out["n_pairs"] == 2 and out["paired"]
+    assert out["mean_diff"] == pytest.approx((a - b).mean())
+    assert out["ci_low"] == pytest.approx(st.ttest_rel(a, b).confidence_interval().low)
+    assert "without a partner seed" in out["note"]
+    with pytest.raises(InputError, match="'greedy'"):
+        paired_final_difference(score_runs(values), "score", b="greedy")
+    with pytest.raises(InputError, match="no column"):
+        paired_final_difference(score_runs(values), "other")

@@ -12,6 +12,7 @@ import pytest
 from etal.errors import InputError
 from etal.evaluation import DOWNSTREAM_COLUMNS, evaluate_downstream
 from etal.experiment import (
+    DEPLETED_COLUMNS,
     RUNS_COLUMNS,
     TRAJECTORY_COLUMNS,
     DataConfig,
@@ -288,7 +289,7 @@ def test_tiny_experiment_writes_every_file_with_the_specified_columns(tiny):
     result, out, _, _ = tiny
     for name in (
         "config.toml", "split_summary.csv", "runs.csv", "acquisitions.csv", "bias_trajectory.csv",
-        "bias_summary.csv", "gap_reduction_rate.csv", "downstream.csv", "paired_comparison.csv",
+        "bias_summary.csv", "gap_reduction_rate.csv", "depleted_groups.csv", "downstream.csv", "paired_comparison.csv",
         "manifest.json", "report.html", "split/labelled.csv", "split/pool.csv", "split/test.csv",
     ):  # fmt: skip
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
@@ -328,6 +329,54 @@ def test_tiny_experiment_writes_every_file_with_the_specified_columns(tiny):
     # config.toml repeats the run's settings
     again = ExperimentConfig.from_toml(out / "config.toml")
     assert again.run == result.config.run and again.data.group_col == GROUP
+
+
+PAPER_DEPLETED = ["orthorhombic", "tetragonal", "trigonal"]
+
+
+def test_depleted_groups_table_scores_the_groups_the_split_depleted(tiny):
+    """depleted_groups.csv holds, per run, the lowest / mean entropy of the paper's depleted
+    groups at the start and at the end, recomputed here straight from bias_trajectory.csv."""
+    result, out, _, _ = tiny
+    table = pd.read_csv(out / "depleted_groups.csv")
+    assert list(table.columns) == list(DEPLETED_COLUMNS) == [
+        "strategy", "seed", "iteration_compared", "iteration_final",
+        "depleted_entropy_min_start", "depleted_entropy_min_compared", "depleted_entropy_min_final",
+        "depleted_entropy_mean_start", "depleted_entropy_mean_compared", "depleted_entropy_mean_final",
+        "n_depleted_groups_start", "n_depleted_groups_final",
+    ]  # fmt: skip
+    assert list(zip(table["strategy"], table["seed"])) == [("etal", 0), ("random", 0), ("random", 1)]
+    assert result.depleted_groups == PAPER_DEPLETED
+    split_summary = pd.read_csv(out / "split_summary.csv")
+    assert sorted(split_summary.loc[split_summary["depleted"] > 0, "group"]) == PAPER_DEPLETED
+    trajectory = pd.read_csv(out / "bias_trajectory.csv")
+    dep = trajectory[trajectory["group"].isin(PAPER_DEPLETED) & np.isfinite(trajectory["entropy"])]
+    for _, row in table.iterrows():
+        run = dep[(dep["strategy"] == row["strategy"]) & (dep["seed"] == row["seed"])]
+        start, end = run[run["iteration"] == 0]["entropy"], run[run["iteration"] == 5]["entropy"]
+        assert row["iteration_final"] == row["iteration_compared"] == 5
+        assert row["depleted_entropy_min_start"] == pytest.approx(start.min(), abs=1e-12)
+        assert row["depleted_entropy_mean_start"] == pytest.approx(start.mean(), abs=1e-12)
+        assert row["depleted_entropy_min_final"] == pytest.approx(end.min(), abs=1e-12)
+        assert row["depleted_entropy_mean_compared"] == pytest.approx(end.mean(), abs=1e-12)
+        assert row["n_depleted_groups_final"] == len(end)
+    # One split: etal ran once (seed 0), random twice -> one seed in common, no paired interval.
+    paired = result.depleted_paired.set_index("column")
+    low = paired.loc["depleted_entropy_min"]
+    assert low["n_pairs"] == 1 and not low["paired"] and np.isnan(low["ci_low"])
+    random_end = table.loc[table["strategy"] == "random", "depleted_entropy_min_final"].mean()
+    assert low["mean_b"] == pytest.approx(random_end, abs=1e-12)
+    manifest = json.loads((out / "manifest.json").read_text())["depleted_groups"]
+    assert manifest["groups"] == PAPER_DEPLETED and manifest["iteration"] == 5
+    assert manifest["per_strategy"]["random"]["runs"] == 2
+    assert "no paired interval" in manifest["paired"][0]["note"]
+    # the terminal summary and the report say it
+    assert "depleted groups (orthorhombic, tetragonal, trigonal)" in result.short_summary()
+    html = (out / "report.html").read_text()
+    summary = html[html.index("<h2>Summary</h2>"): html.index("<h2>", html.index("<h2>Summary</h2>") + 5)]
+    assert "The depleted groups (orthorhombic, tetragonal, trigonal" in summary
+    assert f"with ET-AL vs {low['mean_b']:.3f} with random after 5 acquisitions" in summary
+    assert "<h2>Bias: the depleted groups</h2>" in html and "depleted_groups.csv" in html
 
 
 def test_strategies_share_the_split_budget_and_labels(tiny, subset):
@@ -412,6 +461,10 @@ def test_early_stop_keeps_the_final_state_is_reported_and_downstream_uses_equal_
         last = result.trajectory[result.trajectory["strategy"] == strategy]["iteration"].max()
         assert last == run["n_acquired"]  # not extended to the budget
     html = (tmp_path / "report.html").read_text()
+    # rules = "none": nothing depleted, so the depleted-group score is skipped and said so
+    assert not (tmp_path / "depleted_groups.csv").exists() and result.depleted_groups == []
+    assert "no depletion rules" in html and "depleted groups: none, score skipped" in result.short_summary()
+    assert json.loads((tmp_path / "manifest.json").read_text())["depleted_groups"]["groups"] == []
     assert "STOPPED EARLY after 30 of 40 acquisitions: pool exhausted" in html
     assert f"STOPPED EARLY after {n_etal} of 40 acquisitions: fairness" in html
     # downstream: random is cut to ET-AL's number of acquisitions (the paper's comparison)
@@ -479,6 +532,10 @@ def test_several_splits_one_run_per_strategy_and_split(subset, tmp_path):
     r2 = result.downstream[result.downstream["strategy"] == "etal"].set_index("seed")["r2"]
     assert r2[0] != r2[1]
     assert (result.gap_rates["n_seeds"] == 2).all()
+    # depleted groups: ET-AL and random share both split seeds -> paired, 2 pairs
+    assert result.depleted_paired["paired"].all() and (result.depleted_paired["n_pairs"] == 2).all()
+    assert np.isfinite(result.depleted_paired[["ci_low", "ci_high"]].to_numpy()).all()
+    assert "Paired by seed, ET-AL minus random (lowest entropy of the depleted groups)" in result.summary_text
 
 
 def test_batches_count_acquisitions_not_loop_iterations(subset, tmp_path):

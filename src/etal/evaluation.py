@@ -4,8 +4,10 @@ This is the paper's downstream check (method notes, section 5): train regression
 on each strategy's final labelled set (initial labelled rows + acquired rows), score them
 on a common held-out test set over many seeds, and compare strategies *paired by seed*.
 It also turns the per-iteration, per-group entropies an active-learning run records into
-scalar bias scores (``entropy_gap``, ``entropy_min``, ``entropy_std``) and into rates
-("how fast does the gap fall per acquisition?").
+scalar bias scores (``entropy_gap``, ``entropy_min``, ``entropy_std``), into rates
+("how fast does the gap fall per acquisition?") and into scores over a chosen set of
+groups (``depleted_entropy_min``/``_mean``: did a strategy raise the groups a biased split
+depleted?), compared between two strategies paired by seed.
 
 Everything here works on plain tables; nothing depends on how the tables were produced.
 
@@ -27,13 +29,16 @@ from .errors import InputError
 
 __all__ = [
     "DOWNSTREAM_COLUMNS",
+    "GROUP_SCORE_COLUMNS",
     "MIN_TRAINING_ROWS",
     "MODEL_NAMES",
     "downstream_models",
     "evaluate_downstream",
     "features_for_target",
     "gap_reduction_rate",
+    "group_score_trajectory",
     "paired_comparison",
+    "paired_final_difference",
     "summarise_bias_trajectory",
 ]
 
@@ -410,6 +415,57 @@ def _t_interval(diffs: np.ndarray, confidence: float) -> tuple[float, float]:
     return mean - half, mean + half
 
 
+def _paired_statistics(
+    va: np.ndarray, vb: np.ndarray, *, higher: bool, confidence: float, what: str
+) -> dict[str, Any]:
+    """Paired statistics of ``va`` − ``vb`` (element i of each is one seed); shared by
+    :func:`paired_comparison` and :func:`paired_final_difference`.
+
+    Pairs where either value is not finite are dropped. Returns ``n_pairs, mean_a, mean_b,
+    mean_diff, ci_low, ci_high, p_value`` (two-sided Wilcoxon signed-rank, SciPy
+    defaults), ``p_value_t`` (paired t-test), ``a_better`` (fraction of pairs where a is
+    strictly better; ``higher`` says which direction is better) and ``note`` (why a value
+    is NaN; ``what`` names the values in it). Never raises on degenerate input.
+    """
+    from scipy import stats
+
+    ok = np.isfinite(va) & np.isfinite(vb)
+    va, vb = va[ok], vb[ok]
+    d = va - vb
+    n = len(d)
+    row: dict[str, Any] = {
+        "n_pairs": n,
+        "mean_a": float(va.mean()) if n else np.nan,
+        "mean_b": float(vb.mean()) if n else np.nan,
+        "mean_diff": float(d.mean()) if n else np.nan,
+        "ci_low": np.nan,
+        "ci_high": np.nan,
+        "p_value": np.nan,
+        "p_value_t": np.nan,
+        "a_better": float(np.mean(d > 0 if higher else d < 0)) if n else np.nan,
+        "note": "",
+    }
+    if n == 0:
+        row["note"] = f"no seed has a finite {what}"
+    elif n == 1:
+        row["note"] = "only 1 paired seed: no interval or test"
+    elif np.all(d == 0):
+        row["ci_low"] = row["ci_high"] = 0.0
+        row["note"] = "all paired differences are zero: tests undefined"
+    else:
+        row["ci_low"], row["ci_high"] = _t_interval(d, confidence)
+        with warnings.catch_warnings():
+            # SciPy warns when it switches from the exact to the normal approximation
+            # (zeros or ties among the differences); the p-value is still valid.
+            warnings.simplefilter("ignore", UserWarning)
+            row["p_value"] = float(stats.wilcoxon(va, vb).pvalue)
+        if np.ptp(d) == 0:
+            row["note"] = "paired differences are constant: t-test undefined"
+        else:
+            row["p_value_t"] = float(stats.ttest_rel(va, vb).pvalue)
+    return row
+
+
 def paired_comparison(
     downstream: pd.DataFrame,
     a: str = "etal",
@@ -434,8 +490,6 @@ def paired_comparison(
     p-values are NaN; when the differences are constant but non-zero the t-test is NaN.
     p-values are not corrected for multiple comparisons.
     """
-    from scipy import stats
-
     _require_columns(downstream, ["strategy", "model", "target", "seed", "scope", metric], "downstream table")
     if metric not in _HIGHER_IS_BETTER:
         raise InputError(f"metric must be one of {list(_HIGHER_IS_BETTER)}, got {metric!r}")
@@ -461,42 +515,8 @@ def paired_comparison(
     for (model, target), block in wide.groupby(level=["model", "target"], sort=True):
         va = block[a].to_numpy(dtype=float) if a in block else np.full(len(block), np.nan)
         vb = block[b].to_numpy(dtype=float) if b in block else np.full(len(block), np.nan)
-        ok = np.isfinite(va) & np.isfinite(vb)
-        va, vb = va[ok], vb[ok]
-        d = va - vb
-        n = len(d)
-        row: dict[str, Any] = {
-            "model": model,
-            "target": target,
-            "n_pairs": n,
-            "mean_a": float(va.mean()) if n else np.nan,
-            "mean_b": float(vb.mean()) if n else np.nan,
-            "mean_diff": float(d.mean()) if n else np.nan,
-            "ci_low": np.nan,
-            "ci_high": np.nan,
-            "p_value": np.nan,
-            "p_value_t": np.nan,
-            "a_better": float(np.mean(d > 0 if higher else d < 0)) if n else np.nan,
-            "note": "",
-        }
-        if n == 0:
-            row["note"] = f"no seed has a finite {metric} for both {a!r} and {b!r}"
-        elif n == 1:
-            row["note"] = "only 1 paired seed: no interval or test"
-        elif np.all(d == 0):
-            row["ci_low"] = row["ci_high"] = 0.0
-            row["note"] = "all paired differences are zero: tests undefined"
-        else:
-            row["ci_low"], row["ci_high"] = _t_interval(d, confidence)
-            with warnings.catch_warnings():
-                # SciPy warns when it switches from the exact to the normal approximation
-                # (zeros or ties among the differences); the p-value is still valid.
-                warnings.simplefilter("ignore", UserWarning)
-                row["p_value"] = float(stats.wilcoxon(va, vb).pvalue)
-            if np.ptp(d) == 0:
-                row["note"] = "paired differences are constant: t-test undefined"
-            else:
-                row["p_value_t"] = float(stats.ttest_rel(va, vb).pvalue)
+        row: dict[str, Any] = {"model": model, "target": target}
+        row.update(_paired_statistics(va, vb, higher=higher, confidence=confidence, what=f"{metric} for both {a!r} and {b!r}"))
         rows.append(row)
     out = pd.DataFrame(rows)
     out["a"], out["b"], out["metric"], out["scope"], out["confidence"] = a, b, metric, str(scope), confidence
@@ -506,6 +526,19 @@ def paired_comparison(
 # --------------------------------------------------------------------------- bias trajectory
 
 _TRAJECTORY_COLUMNS = ("strategy", "seed", "iteration", "group", "entropy")
+
+
+def _check_trajectory(trajectory: pd.DataFrame) -> None:
+    """Columns, numeric entropy and one entropy per (strategy, seed, iteration, group)."""
+    _require_columns(trajectory, list(_TRAJECTORY_COLUMNS), "trajectory table")
+    if not pd.api.types.is_numeric_dtype(trajectory["entropy"]):
+        raise InputError(f"trajectory table: column 'entropy' is not numeric (dtype {trajectory['entropy'].dtype})")
+    dup = trajectory.duplicated(["strategy", "seed", "iteration", "group"], keep=False)
+    if dup.any():
+        raise InputError(
+            "trajectory table has several entropies for the same (strategy, seed, iteration, group) "
+            f"in rows {_rows_preview(trajectory.index[dup])}"
+        )
 
 
 def summarise_bias_trajectory(trajectory: pd.DataFrame) -> pd.DataFrame:
@@ -520,16 +553,8 @@ def summarise_bias_trajectory(trajectory: pd.DataFrame) -> pd.DataFrame:
     finite groups the gap and std are NaN (there is no spread to measure); ``n_groups``
     says so.
     """
-    _require_columns(trajectory, list(_TRAJECTORY_COLUMNS), "trajectory table")
-    if not pd.api.types.is_numeric_dtype(trajectory["entropy"]):
-        raise InputError(f"trajectory table: column 'entropy' is not numeric (dtype {trajectory['entropy'].dtype})")
+    _check_trajectory(trajectory)
     keys = ["strategy", "seed", "iteration"]
-    dup = trajectory.duplicated([*keys, "group"], keep=False)
-    if dup.any():
-        raise InputError(
-            "trajectory table has several entropies for the same (strategy, seed, iteration, group) "
-            f"in rows {_rows_preview(trajectory.index[dup])}"
-        )
     entropy = trajectory["entropy"].to_numpy(dtype=float)
     finite = trajectory.loc[np.isfinite(entropy), [*keys, "entropy"]]
     grouped = finite.groupby(keys, sort=True)["entropy"]
@@ -635,3 +660,176 @@ def gap_reduction_rate(
     out["confidence"] = confidence
     out["upto"] = upto
     return out
+
+
+# --------------------------------------------------------------------------- chosen groups
+
+#: Columns of :func:`group_score_trajectory`, in order.
+GROUP_SCORE_COLUMNS: tuple[str, ...] = (
+    "strategy", "seed", "iteration", "depleted_entropy_min", "depleted_entropy_mean", "n_depleted_groups",
+)  # fmt: skip
+
+
+def group_score_trajectory(trajectory: pd.DataFrame, groups: Sequence[Any]) -> pd.DataFrame:
+    """Bias scores over chosen groups (in an experiment: the groups the split depleted).
+
+    ``trajectory`` is long format (``strategy, seed, iteration, group, entropy``; nats), as
+    for :func:`summarise_bias_trajectory`; ``groups`` are group labels (compared as text).
+    Returns one row per (strategy, seed, iteration) of the trajectory with
+
+    * ``depleted_entropy_min``: the lowest entropy (nats) among ``groups`` whose entropy is
+      finite at that iteration: the least diverse of them;
+    * ``depleted_entropy_mean``: their mean entropy (nats);
+    * ``n_depleted_groups``: how many of ``groups`` had a finite entropy (NaN = fewer than
+      5 values, −inf = constant values; both left out, as in ``entropy_gap``).
+
+    Both scores are NaN where none of ``groups`` has a finite entropy. Note that a group
+    that becomes estimable during a run enters the min and the mean from then on, so the
+    scores can move although no finite entropy did; ``n_depleted_groups`` shows when.
+
+    Unlike ``entropy_gap`` (max − min over *all* groups), these scores are not pinned by a
+    group the split left alone (e.g. a small group whose pool cannot raise it): they
+    measure whether a strategy raised the groups that were depleted on purpose.
+
+    Raises
+    ------
+    InputError
+        ``groups`` empty, or naming groups absent from the trajectory; the trajectory's
+        own problems as in :func:`summarise_bias_trajectory`.
+    """
+    _check_trajectory(trajectory)
+    chosen = list(dict.fromkeys(str(g) for g in groups))
+    if not chosen:
+        raise InputError(
+            "groups is empty: name at least one group to score (in an experiment, the split's depleted "
+            "groups; with no depletion rules there is nothing to score)"
+        )
+    labels = trajectory["group"].astype(str)
+    present = set(labels)
+    missing = [g for g in chosen if g not in present]
+    if missing:
+        raise InputError(
+            f"group(s) {missing} are not in the trajectory table; its groups are {sorted(present)}"
+        )
+    keys = ["strategy", "seed", "iteration"]
+    entropy = trajectory["entropy"].to_numpy(dtype=float)
+    keep = labels.isin(chosen).to_numpy() & np.isfinite(entropy)
+    grouped = trajectory.loc[keep, [*keys, "entropy"]].groupby(keys, sort=True)["entropy"]
+    scores = pd.DataFrame(
+        {
+            "depleted_entropy_min": grouped.min(),
+            "depleted_entropy_mean": grouped.mean(),
+            "n_depleted_groups": grouped.size(),
+        }
+    )
+    all_keys = trajectory[keys].drop_duplicates().set_index(keys).sort_index().index
+    scores = scores.reindex(all_keys)
+    scores["n_depleted_groups"] = scores["n_depleted_groups"].fillna(0).astype("int64")
+    out = scores.reset_index()[list(GROUP_SCORE_COLUMNS)]
+    return out.astype({"depleted_entropy_min": "float64", "depleted_entropy_mean": "float64"})
+
+
+def paired_final_difference(
+    scores: pd.DataFrame,
+    column: str,
+    a: str = "etal",
+    b: str = "random",
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """``a`` − ``b`` in a per-run score at the last iteration every run reached, paired by seed.
+
+    ``scores`` has columns ``strategy, seed, iteration`` and ``column`` (e.g. the output
+    of :func:`group_score_trajectory`, column ``depleted_entropy_min``; larger = better).
+    The runs are compared at ``iteration`` = the last iteration that every run of ``a``
+    and ``b`` reached (a run that stopped early is never extended; the others are read
+    there), each run's value being the one recorded at the latest iteration ≤ that point.
+
+    Runs are paired by seed. With at least 2 pairs (finite values for both), the result
+    holds the mean paired difference with a t-interval at ``confidence``, the two-sided
+    Wilcoxon signed-rank p-value and the paired t-test p-value, exactly as
+    :func:`paired_comparison` computes them for R². With fewer pairs (e.g. a
+    deterministic ``a`` run once against 5 seeds of ``b``) there is no paired interval:
+    ``mean_a`` and ``mean_b`` are means over *all* finite runs of each, ``mean_diff`` their
+    difference, the interval and p-values NaN, and ``note`` says so.
+
+    Returns a dict: ``column, a, b, iteration, n_a, n_b`` (runs with a finite value),
+    ``n_pairs, paired`` (True when the statistics are paired), ``mean_a, mean_b,
+    mean_diff, ci_low, ci_high, p_value, p_value_t, a_better`` (fraction of pairs where
+    ``a`` is higher), ``confidence, note``. Values are in the score's unit (nats for
+    entropies).
+    """
+    _require_columns(scores, ["strategy", "seed", "iteration", column], "score table")
+    if not pd.api.types.is_numeric_dtype(scores[column]):
+        raise InputError(f"score table: column {column!r} is not numeric (dtype {scores[column].dtype})")
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+    if a == b:
+        raise InputError(f"a and b are the same strategy {a!r}; compare two different strategies")
+    strategy = scores["strategy"].astype(str)
+    available = sorted(set(strategy))
+    for name in (a, b):
+        if name not in available:
+            raise InputError(f"strategy {name!r} is not in the score table; it has {available}")
+    sub = scores[strategy.isin([a, b])].assign(strategy=strategy)
+    dup = sub.duplicated(["strategy", "seed", "iteration"], keep=False)
+    if dup.any():
+        raise InputError(
+            f"score table has several rows for the same (strategy, seed, iteration) in rows {_rows_preview(sub.index[dup])}"
+        )
+    last = sub.groupby(["strategy", "seed"])["iteration"].max()
+    at = int(last.min())
+    notes = []
+    if last.nunique() > 1:
+        ends = {s: _span_text(last[s]) for s in (a, b)}
+        notes.append(
+            f"runs reached different iterations ({a}: {ends[a]}, {b}: {ends[b]}); compared at {at}, the last "
+            "iteration every run reached"
+        )
+    # Each run's value at the latest recorded iteration <= at (exactly at for batch size 1).
+    upto = sub[sub["iteration"] <= at].sort_values("iteration", kind="stable")
+    # drop_duplicates, not groupby().last(): last() would skip a NaN and read an older value.
+    final = upto.drop_duplicates(["strategy", "seed"], keep="last").set_index(["strategy", "seed"])[column]
+    values = {s: final.xs(s, level="strategy").astype(float) for s in (a, b)}
+    finite = {s: v[np.isfinite(v.to_numpy())] for s, v in values.items()}
+    common = sorted(set(finite[a].index) & set(finite[b].index))
+    out: dict[str, Any] = {
+        "column": column, "a": a, "b": b, "iteration": at,
+        "n_a": len(finite[a]), "n_b": len(finite[b]), "n_pairs": len(common), "paired": len(common) >= 2,
+    }  # fmt: skip
+    if len(common) >= 2:
+        stats_ = _paired_statistics(
+            finite[a].loc[common].to_numpy(), finite[b].loc[common].to_numpy(),
+            higher=True, confidence=confidence, what=f"{column} for both {a!r} and {b!r}",
+        )  # fmt: skip
+        unpaired = (len(finite[a]) - len(common)) + (len(finite[b]) - len(common))
+        if unpaired:
+            notes.append(f"{unpaired} run(s) without a partner seed left out")
+        notes.append(stats_.pop("note"))
+    else:
+        mean_a = float(finite[a].mean()) if len(finite[a]) else np.nan
+        mean_b = float(finite[b].mean()) if len(finite[b]) else np.nan
+        stats_ = {
+            "mean_a": mean_a, "mean_b": mean_b, "mean_diff": mean_a - mean_b,
+            "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "p_value_t": np.nan, "a_better": np.nan,
+        }  # fmt: skip
+        notes.append(
+            f"{a} has {len(finite[a])} run(s) (seeds {_seeds_text(finite[a].index)}) and {b} {len(finite[b])} "
+            f"(seeds {_seeds_text(finite[b].index)}) with a finite {column}; {len(common)} seed(s) in common, fewer "
+            f"than 2, so no paired interval or test: means over all runs of each"
+        )
+    stats_.pop("n_pairs", None)
+    out.update(stats_)
+    out["confidence"] = confidence
+    out["note"] = "; ".join(n for n in notes if n)
+    return out
+
+
+def _span_text(values: Any) -> str:
+    arr = np.atleast_1d(np.asarray(values))
+    lo, hi = int(arr.min()), int(arr.max())
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+def _seeds_text(seeds: Sequence[Any]) -> str:
+    seeds = [int(s) for s in seeds]
+    return ", ".join(map(str, seeds)) if seeds else "none"

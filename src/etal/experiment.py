@@ -12,6 +12,11 @@
 3. **Bias trajectory**: the entropy (nats) of every group after every acquisition, in long
    format (``bias_trajectory.csv``), its scalar summaries and the rate at which each
    strategy lowers ``entropy_gap`` per acquisition (with a t-interval across seeds).
+   Second headline: the **depleted groups** (those the split's rules depleted): their
+   lowest and mean entropy at the start and at the end of every run
+   (``depleted_groups.csv``), ET-AL vs random paired by seed at the last iteration every
+   run reached. ``entropy_gap`` can be pinned by a group the split left alone; this
+   score measures what ET-AL is meant to do, raise the depleted groups.
 4. **Downstream**: every model is trained on each strategy's final labelled set (initial
    labelled rows + acquired rows) and scored on the test set over R model seeds
    (``downstream.csv``); ET-AL vs random paired by seed (``paired_comparison.csv``). By
@@ -68,6 +73,7 @@ from .errors import InputError
 __all__ = [
     "DEFAULT_OUT",
     "DEMO_OUT",
+    "DEPLETED_COLUMNS",
     "RUNS_COLUMNS",
     "STRATEGY_NAMES",
     "TRAJECTORY_COLUMNS",
@@ -96,6 +102,17 @@ RUNS_COLUMNS: tuple[str, ...] = (
     "strategy", "seed", "split_seed", "loop_seed", "budget", "n_acquired", "stopped_early",
     "stop_reason", "labels_revealed", "gap_start", "gap_end", "seconds",
 )  # fmt: skip
+#: Columns of ``depleted_groups.csv``, in order: per run, the depleted groups' lowest and
+#: mean entropy (nats) at the start, at ``iteration_compared`` (the last iteration every
+#: run reached: what the paired comparison uses) and at the run's own end, and how many
+#: depleted groups had a finite entropy at the start and at the end.
+DEPLETED_COLUMNS: tuple[str, ...] = (
+    "strategy", "seed", "iteration_compared", "iteration_final",
+    "depleted_entropy_min_start", "depleted_entropy_min_compared", "depleted_entropy_min_final",
+    "depleted_entropy_mean_start", "depleted_entropy_mean_compared", "depleted_entropy_mean_final",
+    "n_depleted_groups_start", "n_depleted_groups_final",
+)  # fmt: skip
+_DEPLETED_SCORES = ("depleted_entropy_min", "depleted_entropy_mean")
 #: Default number of run seeds when ``[run] seeds`` is not given (one split).
 DEFAULT_RUN_SEEDS = 5
 _EMBEDDED_DEFAULT = "oqmd8"
@@ -786,6 +803,11 @@ class ExperimentResult:
     ``gap_rates``: :func:`etal.evaluation.gap_reduction_rate` for every strategy;
     ``downstream`` / ``paired``: None when downstream was disabled (``paired`` also when
     ``etal`` or ``random`` is missing).
+    ``depleted_groups``: the groups the split's rules depleted (empty: no rules, score
+    skipped); ``depleted``: one row per run (:data:`DEPLETED_COLUMNS`) or None;
+    ``depleted_paired``: ET-AL − random at ``iteration_compared``, one row per score
+    (:func:`etal.evaluation.paired_final_difference`) or None; ``depleted_note``: why
+    something is missing or how it was computed.
     """
 
     out_dir: Path
@@ -801,6 +823,10 @@ class ExperimentResult:
     manifest_path: Path
     timings: dict[str, float]
     files: list[Path] = field(default_factory=list)
+    depleted_groups: list[str] = field(default_factory=list)
+    depleted: pd.DataFrame | None = None
+    depleted_paired: pd.DataFrame | None = None
+    depleted_note: str = ""
 
     def short_summary(self) -> str:
         """A few lines for a terminal: stops, gaps, gap rate and downstream differences."""
@@ -822,6 +848,7 @@ class ExperimentResult:
                     bit += f" [{r['drop_ci_low']:+.4f}, {r['drop_ci_high']:+.4f}]"
                 bits.append(bit)
             out.append(f"gap drop per acquisition (nats, first {int(rates['upto'].iloc[0])} acquisitions): " + "; ".join(bits))
+        out += self._depleted_lines()
         if self.paired is not None and len(self.paired):
             r2 = self.paired[self.paired["metric"] == "r2"]
             out.append("downstream R², ET-AL minus random (95% CI):")
@@ -832,6 +859,38 @@ class ExperimentResult:
                 )
         return "\n".join(out)
 
+    def _depleted_lines(self) -> list[str]:
+        if not self.depleted_groups:
+            return [f"depleted groups: none, score skipped ({self.depleted_note})"]
+        table = self.depleted
+        at = int(table["iteration_compared"].iloc[0])
+        lines = [
+            f"depleted groups ({', '.join(self.depleted_groups)}), entropy in nats, mean over runs, "
+            f"start -> after {at} acquisitions:"
+        ]
+        means = table.groupby("strategy", sort=False)[[f"{c}_{w}" for c in _DEPLETED_SCORES for w in ("start", "compared")]].mean()
+        for score, label in zip(_DEPLETED_SCORES, ("lowest", "mean")):
+            start = _nats(means[f"{score}_start"].iloc[0])
+            ends = ", ".join(f"{s} {_nats(v)}" for s, v in means[f"{score}_compared"].items())
+            lines.append(f"  {label:<7} start {start}; {ends}")
+        if self.depleted_paired is not None:
+            bits = []
+            for _, r in self.depleted_paired.iterrows():
+                label = "lowest" if r["column"] == "depleted_entropy_min" else "mean"
+                if r["paired"]:
+                    p = "n/a" if not np.isfinite(r["p_value"]) else f"{r['p_value']:.3g}"
+                    bits.append(
+                        f"{label} {_nats(r['mean_diff'], True)} [{_nats(r['ci_low'], True)}, "
+                        f"{_nats(r['ci_high'], True)}], Wilcoxon p = {p}"
+                    )
+                else:
+                    bits.append(f"{label} {_nats(r['mean_diff'], True)} (no interval)")
+            how = f"paired by seed, {int(self.depleted_paired['n_pairs'].iloc[0])} pairs, 95% CI"
+            if not self.depleted_paired["paired"].iloc[0]:
+                how = "means over runs; fewer than 2 seeds in common"
+            lines.append(f"  ET-AL minus random ({how}): " + "; ".join(bits))
+        return lines
+
 
 def _span(values: pd.Series) -> str:
     lo, hi = int(values.min()), int(values.max())
@@ -840,6 +899,12 @@ def _span(values: pd.Series) -> str:
 
 def _fmt(x: float) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:+.4f}"
+
+
+def _nats(x: float, signed: bool = False) -> str:
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{x:+.3f}" if signed else f"{x:.3f}"
 
 
 # =======================================================================================
@@ -948,6 +1013,93 @@ def _snapshot(trajectory: pd.DataFrame, strategy: str | None, at: str) -> dict[s
     }
 
 
+def _depleted_groups(splits: Mapping[int, Any]) -> tuple[list[str], dict[str, str], str]:
+    """The groups the split(s) depleted, their rules, and a note.
+
+    A group counts as depleted when it has a rule that moved at least one row to the pool
+    in at least one split; a rule that moved nothing depleted nothing and is named in the
+    note. Returns ``([], {}, reason)`` when no group was depleted.
+    """
+    rules: dict[str, str] = {}
+    moved: dict[str, int] = {}
+    for split in splits.values():
+        for g, rule in split.rules.items():
+            rules.setdefault(str(g), rule)
+            moved[str(g)] = moved.get(str(g), 0) + int(split.depleted.get(g, 0))
+    groups = sorted(g for g in rules if moved[g] > 0)
+    idle = sorted(g for g in rules if moved[g] == 0)
+    if not rules:
+        return [], {}, (
+            "the split has no depletion rules ([split] rules = \"none\", or \"paper\" with groups that are not "
+            "crystal systems), so no group was depleted and the depleted-group score is skipped"
+        )
+    note = f"rule(s) for {', '.join(idle)} moved no row to the pool: not counted as depleted" if idle else ""
+    if not groups:
+        return [], {}, f"no depletion rule moved any row to the pool ({note}), so the depleted-group score is skipped"
+    return groups, {g: rules[g] for g in groups}, note
+
+
+def _depleted_scores(
+    trajectory: pd.DataFrame, groups: list[str], rules: Mapping[str, str], strategies: Sequence[str], note: str
+) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, Any]]:
+    """Per-run table (:data:`DEPLETED_COLUMNS`), ET-AL − random paired table, and a summary dict.
+
+    Runs are compared at the last iteration every run of every strategy reached (as the
+    gap rates are), each run read at its latest recorded iteration up to there.
+    """
+    from .evaluation import group_score_trajectory, paired_final_difference
+
+    scores = group_score_trajectory(trajectory, groups)
+    at = int(scores.groupby(["strategy", "seed"])["iteration"].max().min())
+    rows = []
+    for (strategy, seed), run in scores.groupby(["strategy", "seed"], sort=False):
+        run = run.sort_values("iteration")
+        start, final = run.iloc[0], run.iloc[-1]
+        compared = run[run["iteration"] <= at].iloc[-1]
+        row = {"strategy": strategy, "seed": int(seed), "iteration_compared": at, "iteration_final": int(final["iteration"])}
+        for score in _DEPLETED_SCORES:
+            row[f"{score}_start"] = float(start[score])
+            row[f"{score}_compared"] = float(compared[score])
+            row[f"{score}_final"] = float(final[score])
+        row["n_depleted_groups_start"] = int(start["n_depleted_groups"])
+        row["n_depleted_groups_final"] = int(final["n_depleted_groups"])
+        rows.append(row)
+    per_run = pd.DataFrame(rows, columns=list(DEPLETED_COLUMNS))
+    order = {s: i for i, s in enumerate(strategies)}
+    per_run = per_run.sort_values(["strategy", "seed"], key=lambda c: c.map(order) if c.name == "strategy" else c, kind="stable")
+    per_run = per_run.reset_index(drop=True)
+
+    notes = [note] if note else []
+    short = per_run[per_run["n_depleted_groups_start"] < len(groups)]
+    if len(short):
+        notes.append(
+            f"at the start only {_span(short['n_depleted_groups_start'])} of the {len(groups)} depleted groups had "
+            "an entropy in some runs (fewer than 5 labelled values); the scores cover those that had one"
+        )
+    paired = None
+    if "etal" in order and "random" in order:
+        within = scores[scores["iteration"] <= at]
+        paired = pd.DataFrame([paired_final_difference(within, score, "etal", "random") for score in _DEPLETED_SCORES])
+    else:
+        notes.append("etal and random are not both run: no paired comparison")
+    per_strategy = {}
+    for strategy, block in per_run.groupby("strategy", sort=False):
+        entry: dict[str, Any] = {"runs": len(block)}
+        for score in _DEPLETED_SCORES:
+            for when in ("start", "compared", "final"):
+                entry[f"{score}_{when}"] = float(block[f"{score}_{when}"].mean())
+        per_strategy[strategy] = entry
+    info = {
+        "groups": groups,
+        "rules": dict(rules),
+        "iteration": at,
+        "per_strategy": per_strategy,
+        "paired": paired.to_dict("records") if paired is not None else None,
+        "note": "; ".join(notes),
+    }
+    return per_run, paired, info
+
+
 def run_experiment(
     config: ExperimentConfig | None = None,
     out_dir: str | os.PathLike = DEFAULT_OUT,
@@ -972,7 +1124,8 @@ def run_experiment(
     Files written: ``config.toml`` (resolved settings), ``split/`` (labelled, pool, test,
     summary; ``split/seed-<s>/`` per split seed with several splits), ``split_summary.csv``,
     ``runs.csv``, ``acquisitions.csv`` (every run's history), ``bias_trajectory.csv``,
-    ``bias_summary.csv``, ``gap_reduction_rate.csv``, ``downstream.csv``,
+    ``bias_summary.csv``, ``gap_reduction_rate.csv``, ``depleted_groups.csv`` (when the
+    split depleted a group), ``downstream.csv``,
     ``paired_comparison.csv``, figures ``entropy_evolution``, ``entropy_gap``,
     ``distributions``, ``r2_boxplots`` (PNG + SVG), ``manifest.json`` and ``report.html``.
     """
@@ -1105,10 +1258,22 @@ def run_experiment(
     writer.csv("bias_summary.csv", summary)
     gap_rates = gap_reduction_rate(summary, strategies=config.run.strategies)
     writer.csv("gap_reduction_rate.csv", gap_rates)
+    depleted_groups, depleted_rules, depleted_note = _depleted_groups(splits)
+    depleted = depleted_paired = None
+    depleted_info: dict[str, Any] = {"groups": [], "note": depleted_note}
+    if depleted_groups:
+        depleted, depleted_paired, depleted_info = _depleted_scores(
+            trajectory, depleted_groups, depleted_rules, config.run.strategies, depleted_note
+        )
+        writer.csv("depleted_groups.csv", depleted)
     stops = {f"{o.spec.strategy}/seed-{o.spec.seed}": {
         "n_acquired": o.result.n_acquired, "stop_reason": o.result.stop_reason,
         "labels_revealed": o.labels_revealed, "seconds": round(o.seconds, 3)} for o in done}  # fmt: skip
-    _write_manifest(out, manifest_base, {"status": "running: downstream", "seeds": seeds_info, "runs": stops, "timings": timings})
+    _write_manifest(
+        out, manifest_base,
+        {"status": "running: downstream", "seeds": seeds_info, "runs": stops, "depleted_groups": depleted_info,
+         "timings": timings},
+    )  # fmt: skip
 
     # ---- bias figures (before downstream, so a downstream crash keeps them)
     t0 = time.perf_counter()
@@ -1134,7 +1299,11 @@ def run_experiment(
             )
             writer.csv("paired_comparison.csv", paired)
         timings["downstream"] = time.perf_counter() - t0
-        _write_manifest(out, manifest_base, {"status": "running: report", "seeds": seeds_info, "runs": stops, "timings": timings})
+        _write_manifest(
+            out, manifest_base,
+            {"status": "running: report", "seeds": seeds_info, "runs": stops, "depleted_groups": depleted_info,
+             "timings": timings},
+        )  # fmt: skip
         from .plots.experiment import plot_r2_boxplots
 
         shown = [s for s in ("etal", "random") if s in present] or sorted(present)
@@ -1147,7 +1316,8 @@ def run_experiment(
     before = _snapshot(trajectory, None, "start")
     after = {s: _snapshot(trajectory, s, "end") for s in config.run.strategies}
     text = plain_summary(
-        before, after, paired[paired["metric"] == "r2"] if paired is not None else None, gap_rates
+        before, after, paired[paired["metric"] == "r2"] if paired is not None else None, gap_rates,
+        depleted=depleted_info,
     )
     text += "\n\n" + _stop_text(runs, config.run.budget)
     if downstream is not None:
@@ -1159,20 +1329,21 @@ def run_experiment(
         )
     report_path = _report(
         writer, config, ds, splits, runs, trajectory, summary, gap_rates, downstream, paired, figures,
-        text, seeds_info,
+        text, seeds_info, depleted, depleted_paired, depleted_info,
     )
     timings["report"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     manifest_path = _write_manifest(
         out, manifest_base,
-        {"status": "finished", "seeds": seeds_info, "runs": stops, "timings": {k: round(v, 3) for k, v in timings.items()},
-         "outputs": sorted(writer.files)},
+        {"status": "finished", "seeds": seeds_info, "runs": stops, "depleted_groups": depleted_info,
+         "timings": {k: round(v, 3) for k, v in timings.items()}, "outputs": sorted(writer.files)},
     )  # fmt: skip
     return ExperimentResult(
         out_dir=out, config=config, runs=runs, trajectory=trajectory, trajectory_summary=summary,
         gap_rates=gap_rates, downstream=downstream, paired=paired, summary_text=text,
         report_path=report_path, manifest_path=manifest_path, timings=timings,
-        files=sorted(writer.files.values()),
+        files=sorted(writer.files.values()), depleted_groups=list(depleted_groups), depleted=depleted,
+        depleted_paired=depleted_paired, depleted_note=depleted_info["note"],
     )  # fmt: skip
 
 
@@ -1333,7 +1504,7 @@ def _seeds_text(config: ExperimentConfig, seeds_info: dict, runs: pd.DataFrame) 
 
 
 def _report(writer, config, ds, splits, runs, trajectory, summary, gap_rates, downstream, paired, figures,
-            text, seeds_info) -> Path:  # fmt: skip
+            text, seeds_info, depleted, depleted_paired, depleted_info) -> Path:  # fmt: skip
     from .report import ReportSection, build_report
 
     out = writer.out
@@ -1389,6 +1560,7 @@ def _report(writer, config, ds, splits, runs, trajectory, summary, gap_rates, do
             tables=[("Gap reduction rate per acquisition (nats per acquisition)", gap_rates[rate_cols])],
         )
     )
+    sections.append(_depleted_section(depleted, depleted_paired, depleted_info))
     sections.append(
         ReportSection(
             "Where each run stopped and why",
@@ -1447,6 +1619,38 @@ def _report(writer, config, ds, splits, runs, trajectory, summary, gap_rates, do
     }
     title = config.title or "ET-AL experiment"
     return build_report(out, title=title, summary=facts, sections=sections)
+
+
+def _depleted_section(depleted, depleted_paired, info) -> Any:
+    from .report import ReportSection
+
+    title = "Bias: the depleted groups"
+    if not info["groups"]:
+        return ReportSection(title, text=f"Not computed: {info['note']}.")
+    groups = ", ".join(f"{g} ({rule})" for g, rule in info["rules"].items())
+    at = info["iteration"]
+    text = (
+        f"The split depleted these groups on purpose (rule: which rows went to the pool): {groups}. "
+        "Raising their entropy is what ET-AL is for. entropy_gap (max − min over all groups) can be pinned by a "
+        "group the split left alone, e.g. a small group whose pool cannot raise it; these scores cannot. "
+        "depleted_entropy_min is the lowest entropy (nats) among the depleted groups with an estimate, "
+        "depleted_entropy_mean their mean. Values are read after "
+        f"{at} acquisitions, the last iteration every run reached (and at each run's own end in "
+        "depleted_groups.csv). ET-AL minus random is paired by seed: 95 % t-interval of the mean paired "
+        "difference, two-sided Wilcoxon signed-rank p-value and paired t-test p-value."
+    )
+    if info["note"]:
+        text += f"\n\nNote: {info['note']}."
+    means = pd.DataFrame.from_dict(info["per_strategy"], orient="index")
+    means.index.name = "strategy"
+    cols = ["runs"] + [f"{s}_{w}" for s in _DEPLETED_SCORES for w in ("start", "compared")]
+    tables = [(f"Depleted groups: entropy (nats) at the start and after {at} acquisitions (mean over runs)", means[cols])]
+    if depleted_paired is not None:
+        pcols = ["column", "iteration", "n_a", "n_b", "n_pairs", "mean_a", "mean_b", "mean_diff", "ci_low", "ci_high",
+                 "p_value", "p_value_t", "a_better", "note"]  # fmt: skip
+        tables.append(("ET-AL (a) minus random (b) on the depleted groups, paired by seed (nats)", depleted_paired[pcols]))
+    tables.append(("Per run (depleted_groups.csv)", depleted))
+    return ReportSection(title, text=text, tables=tables)
 
 
 def _before_after_table(trajectory: pd.DataFrame) -> pd.DataFrame:

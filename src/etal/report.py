@@ -6,7 +6,8 @@ JavaScript or fonts), so the file can be mailed, archived or opened offline. All
 and table cells are HTML-escaped.
 
 :func:`plain_summary` writes the opening paragraphs in plain language: the bias
-(``entropy_gap``, nats) before and after each strategy, which groups gained entropy, the
+(``entropy_gap``, nats) before and after each strategy, which groups gained entropy, how
+far each strategy raised the groups the split depleted (:func:`depleted_summary`), the
 downstream R² differences ET-AL − random with their intervals and p-values, and a plain
 statement when ET-AL did not beat random.
 """
@@ -29,7 +30,7 @@ import pandas as pd
 from .errors import InputError
 from .provenance import atomic_write_text
 
-__all__ = ["ReportSection", "bias_snapshot", "build_report", "plain_summary"]
+__all__ = ["ReportSection", "bias_snapshot", "build_report", "depleted_summary", "plain_summary"]
 
 _MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
@@ -230,11 +231,101 @@ def _check_snapshot(snapshot: Any, where: str) -> Mapping[str, Any]:
     return snapshot
 
 
+def depleted_summary(depleted: Mapping[str, Any]) -> str:
+    """One plain paragraph on the depleted groups (plain text).
+
+    ``depleted`` is the summary :func:`etal.experiment.run_experiment` builds (also in
+    ``manifest.json`` → ``depleted_groups``): ``groups`` (list; empty = none depleted),
+    ``note``, and when there are groups ``iteration`` (acquisitions at which runs are
+    compared), ``per_strategy`` (``{strategy: {"runs": n, "depleted_entropy_min_start":
+    ..., "depleted_entropy_min_compared": ..., ...}}``, nats, means over runs) and
+    ``paired`` (None, or a list of :func:`etal.evaluation.paired_final_difference`
+    dicts, one per score, ET-AL = ``a``).
+
+    The headline is the lowest entropy among the depleted groups. ET-AL is called better
+    or worse than random only when the paired interval excludes zero.
+    """
+    groups = list(depleted.get("groups") or [])
+    note = str(depleted.get("note") or "")
+    if not groups:
+        return f"Depleted groups: none. {note[:1].upper()}{note[1:]}." if note else "Depleted groups: none; score skipped."
+    per = depleted.get("per_strategy") or {}
+    at = depleted.get("iteration")
+    key = "depleted_entropy_min"
+    first = per.get("etal") or next(iter(per.values()), {})
+    start = first.get(f"{key}_start", float("nan"))
+    names = ", ".join(groups)
+    text = f"The depleted groups ({names}: the groups the split depleted on purpose) are the ones ET-AL is meant to raise. "
+    ends = {s: v.get(f"{key}_compared", float("nan")) for s, v in per.items()}
+    if "etal" in ends and "random" in ends:
+        text += (
+            f"Their lowest entropy went from {_num(start)} nats to {_num(ends['etal'])} with ET-AL vs "
+            f"{_num(ends['random'])} with random after {at} acquisitions"
+        )
+        others = [s for s in ends if s not in ("etal", "random")]
+        extra = "; ".join(f"{_strategy_name(s)} {_num(ends[s])}" for s in others)
+        text += f" ({extra}; means over runs)." if extra else " (means over runs)."
+    else:
+        text += (
+            f"After {at} acquisitions their lowest entropy went from {_num(start)} nats to: "
+            + "; ".join(f"{_strategy_name(s)} {_num(v)}" for s, v in ends.items())
+            + " (means over runs)."
+        )
+    finite = {s: v for s, v in ends.items() if math.isfinite(v)}
+    if len(finite) > 1:
+        best = max(finite, key=finite.get)
+        if best != "etal":
+            text += f" The highest value was reached by {_strategy_name(best)} ({_num(finite[best])}), not ET-AL."
+    rows = list(depleted.get("paired") or [])
+    unpaired = [r for r in rows if not r.get("paired")]
+    if unpaired:
+        bits = ", ".join(
+            f"{'lowest' if r.get('column') == key else 'mean'} entropy {_signed(r.get('mean_diff', float('nan')))} nats"
+            for r in unpaired
+        )
+        r = unpaired[0]
+        text += (
+            f" ET-AL minus random (means over runs): {bits}. No interval: ET-AL has {int(r['n_a'])} run(s) and "
+            f"random {int(r['n_b'])}, with {int(r['n_pairs'])} seed(s) in common, too few to pair; repeat the "
+            "experiment over several splits ([split] seeds = [...]) for a paired interval."
+        )
+    for row in rows:
+        if not row.get("paired"):
+            continue
+        label = "lowest" if row.get("column") == key else "mean"
+        diff = row.get("mean_diff", float("nan"))
+        lo, hi = float(row["ci_low"]), float(row["ci_high"])
+        conf = float(row.get("confidence", 0.95))
+        n = int(row["n_pairs"])
+        text += (
+            f" Paired by seed, ET-AL minus random ({label} entropy of the depleted groups): {_signed(diff)} nats "
+            f"({conf:.0%} CI {_signed(lo)} to {_signed(hi)}, Wilcoxon p = {_p(row['p_value'])}, {n} pairs)"
+        )
+        if math.isfinite(lo) and lo > 0:
+            text += ": higher with ET-AL (the interval excludes zero)."
+        elif math.isfinite(hi) and hi < 0:
+            text += ": higher with random (the interval excludes zero)."
+        else:
+            text += ": the difference is not clear (the interval includes zero)."
+    pairs = [int(r["n_pairs"]) for r in depleted.get("paired") or [] if r.get("paired")]
+    if pairs and min(pairs) <= 5:
+        n = min(pairs)
+        text += (
+            f" With {n} pairs the two-sided Wilcoxon test cannot give p below {2 / 2**n:.3g} "
+            "(all differences on one side), so the interval is the more informative figure."
+        )
+    if note:
+        text += f" Note: {note}."
+    return text
+
+
 def plain_summary(
     bias_before: Mapping[str, Any],
     bias_after: Mapping[str, Mapping[str, Any]],
     paired: pd.DataFrame,
     gap_rates: pd.DataFrame | None,
+    *,
+    depleted: Mapping[str, Any] | None = None,
 ) -> str:
     """The report's opening paragraphs, in plain language (plain text, not HTML).
 
@@ -248,6 +339,9 @@ def plain_summary(
         :func:`etal.evaluation.paired_comparison` output (ET-AL = ``a``, random = ``b``).
     gap_rates
         :func:`etal.evaluation.gap_reduction_rate` output, or None.
+    depleted
+        The depleted-group summary (see :func:`depleted_summary`), or None to leave that
+        paragraph out.
 
     A difference is called "better" or "worse" only when its confidence interval
     excludes zero; otherwise the text says the difference is not clear.
@@ -318,6 +412,10 @@ def plain_summary(
                     "seeds for an interval this is not evidence either way."
                 )
         paras.append(text)
+
+    # -- depleted groups: the second headline
+    if depleted is not None:
+        paras.append(depleted_summary(depleted))
 
     # -- downstream
     if paired is None or not len(paired):
