@@ -92,7 +92,7 @@ class _Group:
     __slots__ = (
         "name", "values", "features", "ids", "pool_ids", "pool_features", "pool_positions",
         "remaining", "candidates", "estimate", "surrogate", "fitted_n", "fit_count",
-        "saved_fit_count", "saved_file", "prediction", "no_increase", "excluded",
+        "saved_fit_count", "saved_file", "prediction", "approximate", "no_increase", "excluded",
     )  # fmt: skip
 
     def __init__(self, name, values, features, ids, pool_ids, pool_features, pool_positions):
@@ -112,6 +112,7 @@ class _Group:
         self.saved_fit_count = 0
         self.saved_file: str | None = None
         self.prediction: tuple[np.ndarray, np.ndarray] | None = None  # over all pool rows
+        self.approximate = False  # prediction's std from the surrogate's huge-pool approximation
         self.no_increase = 0
         self.excluded = False
 
@@ -208,6 +209,34 @@ class LoopState:
         mu, sigma = self._loop._prediction(group)
         grp = self._loop._groups[group]
         return _readonly(mu[grp.candidates]), _readonly(sigma[grp.candidates])
+
+    def prediction_is_approximate(self, group: str) -> bool:
+        """Did :meth:`predict` come from the surrogate's huge-pool approximation?
+
+        True when the surrogate (e.g. :class:`etal.surrogate.GPSurrogate` with more pool
+        rows than its ``max_exact_predict``) reported ``predict_info_["approximate"]``:
+        the std is then a screening value, and strategies re-score their shortlist with
+        :meth:`predict_exact`.
+        """
+        self._loop._prediction(group)
+        return bool(self._loop._groups[group].approximate)
+
+    def predict_exact(self, group: str, indices) -> tuple[np.ndarray, np.ndarray]:
+        """The surrogate's own posterior (mean, std) for the candidates at ``indices``
+        (positions among the group's current candidates), never approximated."""
+        loop = self._loop
+        loop._prediction(group)
+        grp = loop._groups[group]
+        rows = grp.pool_features[grp.candidates[np.asarray(indices, dtype=np.int64)]]
+        surrogate = grp.surrogate
+        if not getattr(surrogate, "is_fitted", True):
+            # A resumed run: the surrogate holds the saved hyper-parameters only. Rebuild
+            # the saved fit's posterior without re-optimising (the next warm start, and
+            # with it every later fit, stays that of the uninterrupted run).
+            rebuild = getattr(surrogate, "refit_posterior", None) or surrogate.fit
+            rebuild(grp.features, grp.values)
+        mu, sigma = surrogate.predict(rows, approximate=False)
+        return np.asarray(mu, dtype=float).ravel(), np.asarray(sigma, dtype=float).ravel()
 
 
 def _check_int(name: str, value, low: int, allow_none: bool = False) -> int | None:
@@ -700,6 +729,8 @@ class ETAL:
             grp.fit_count += 1
             mu, sigma = grp.surrogate.predict(grp.pool_features)
             grp.prediction = (np.asarray(mu, dtype=float).ravel(), np.asarray(sigma, dtype=float).ravel())
+            info = getattr(grp.surrogate, "predict_info_", None)
+            grp.approximate = bool(info.get("approximate", False)) if isinstance(info, dict) else False
         return grp.prediction
 
     def _acquire(self, picks: list[Pick], values: np.ndarray, t0: float, extra_seconds: float = 0.0) -> None:
@@ -831,6 +862,7 @@ class ETAL:
                     # load_state_dict() reproducing the last bits.
                     "prediction_mean": None if mu is None else [float(v) for v in mu],
                     "prediction_std": None if sigma is None else [float(v) for v in sigma],
+                    "prediction_approximate": bool(grp.approximate),
                 }
                 grp.saved_file, grp.saved_fit_count = rel, grp.fit_count
             surrogates[g] = {"file": grp.saved_file, "fitted_n": grp.fitted_n, "fit_count": grp.fit_count}
@@ -986,6 +1018,7 @@ class ETAL:
                     np.asarray(payload["prediction_mean"], dtype=float),
                     np.asarray(payload["prediction_std"], dtype=float),
                 )
+                grp.approximate = bool(payload.get("prediction_approximate", False))
         if oracle is not None:
             loop._oracle = as_oracle(oracle)
         elif "oracle_labels" in inputs:

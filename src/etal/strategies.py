@@ -16,6 +16,15 @@ Batch selection (``k > 1``) is greedy for every strategy: after each pick, the p
 posterior mean (a "fantasy" label) is added to its group's values, the entropies and the
 incumbent are recomputed, and the next pick is chosen among the remaining candidates.
 The surrogates are not refitted on fantasies. ``k = 1`` is the paper.
+
+Huge pools: when the group's prediction used the surrogate's huge-pool approximation
+(``state.prediction_is_approximate(group)``, e.g. :class:`etal.surrogate.GPSurrogate`
+with more pool rows than ``max_exact_predict``: exact mean, approximate std), the
+surrogate-based strategies score all candidates with it, keep the ``refine_top``
+(default :data:`REFINE_TOP`) best, re-score those with the exact posterior
+(``state.predict_exact``) and pick among them. The pick then equals the exact pick
+whenever the exact best is in the shortlist (measured: its approximate rank was <= 2 of
+100,000; ``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ __all__ = [
     "BalancedStrategy",
     "ETALStrategy",
     "Pick",
+    "REFINE_TOP",
     "RandomStrategy",
     "StateView",
     "Strategy",
@@ -44,6 +54,34 @@ __all__ = [
 NAN = float("nan")
 #: Fewest labelled rows a group's GP is fitted on; below it, picks are seeded random.
 MIN_GP_ROWS = 2
+#: Candidates re-scored with the exact posterior after an approximate (huge-pool) one.
+REFINE_TOP = 1000
+
+
+def _is_approximate(state: StateView, group: str) -> bool:
+    check = getattr(state, "prediction_is_approximate", None)
+    return bool(check(group)) if check is not None else False
+
+
+def _shortlist(score: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` largest scores (equal scores: lower position first), ascending."""
+    if score.size <= k:
+        return np.arange(score.size)
+    return np.sort(np.argsort(-score, kind="stable")[:k])
+
+
+def _largest_std(state: StateView, group: str, available: np.ndarray, refine_top: int):
+    """(index, mean, std, note) of the available candidate with the largest GP std;
+    through a refined shortlist when the prediction was approximate."""
+    mu, sigma = state.predict(group)
+    if not _is_approximate(state, group):
+        index = int(available[np.argmax(sigma[available])])
+        return index, float(mu[index]), float(sigma[index]), ""
+    keep = available[_shortlist(sigma[available], refine_top)]
+    mu_x, sigma_x = state.predict_exact(group, keep)
+    j = int(np.argmax(sigma_x))
+    note = f"; exact std for the top {keep.size} of {available.size} candidates by the approximate one"
+    return int(keep[j]), float(mu_x[j]), float(sigma_x[j]), note
 
 
 @dataclass(frozen=True)
@@ -193,11 +231,10 @@ def _undefined_pick(
             f"entropy of {group!r} undefined ({why}); fewer than {MIN_GP_ROWS} real labels "
             f"for a GP: seeded random pick{note}"
         )
-    mu, sigma = state.predict(group)
-    index = int(available[np.argmax(sigma[available])])
-    return index, float(mu[index]), (
+    index, mean, std, refined = _largest_std(state, group, available, REFINE_TOP)
+    return index, mean, (
         f"entropy of {group!r} undefined ({why}): largest GP posterior std "
-        f"({sigma[index]:.4g}){note}"
+        f"({std:.4g}){refined}{note}"
     )
 
 
@@ -206,6 +243,7 @@ class _GreedyStrategy:
 
     name = "base"
     uses_surrogate = False
+    refine_top = REFINE_TOP
 
     def select(self, state: StateView, k: int, rng: np.random.Generator) -> list[Pick]:
         if int(k) != k or k < 1:
@@ -242,6 +280,11 @@ class ETALStrategy(_GreedyStrategy):
     name = "etal"
     uses_surrogate = True
 
+    def __init__(self, refine_top: int = REFINE_TOP) -> None:
+        if isinstance(refine_top, bool) or not isinstance(refine_top, (int, np.integer)) or refine_top < 1:
+            raise InputError(f"refine_top must be an integer >= 1, got {refine_top!r}")
+        self.refine_top = int(refine_top)
+
     def _pick_one(self, state, batch, rng, note):
         from .acquisition import expected_entropy, expected_improvement
 
@@ -259,33 +302,49 @@ class ETALStrategy(_GreedyStrategy):
         available = batch.available(group)
         mu, sigma = state.predict(group)
         incumbent = batch.estimate(group).entropy
-        mean, std = expected_entropy(
-            batch.values(group),
-            mu[available],
-            sigma[available],
-            estimator=state.estimator,
-            n_samples=state.n_samples,
-            seed=seed,
-            method=state.method,
-        )
-        mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
-        ei = np.asarray(expected_improvement(mean, std, incumbent), dtype=float)
+        values = batch.values(group)
+
+        def scores(mu_c: np.ndarray, sigma_c: np.ndarray):
+            mean, std = expected_entropy(
+                values,
+                mu_c,
+                sigma_c,
+                estimator=state.estimator,
+                n_samples=state.n_samples,
+                seed=seed,
+                method=state.method,
+            )
+            mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+            ei = np.asarray(expected_improvement(mean, std, incumbent), dtype=float)
+            score = np.where(np.isfinite(ei), ei, -np.inf)
+            return mean, std, ei, score
+
+        fantasy = mu[available]
+        mean, std, ei, score = scores(fantasy, sigma[available])
+        refined = ""
+        if _is_approximate(state, group):
+            # Screened with the approximate std: re-score the best with the exact posterior.
+            keep = _shortlist(score, self.refine_top)
+            refined = (f"; exact posterior for the top {keep.size} of {available.size} "
+                       "candidates by the approximate one")
+            available = available[keep]
+            fantasy, sigma_exact = state.predict_exact(group, available)
+            mean, std, ei, score = scores(fantasy, sigma_exact)
         # Largest EI; equal EI (e.g. all 0.0 after underflow, far below the incumbent) is
         # broken by the larger expected entropy, then by the lowest candidate position.
-        score = np.where(np.isfinite(ei), ei, -np.inf)
         second = np.where(np.isfinite(mean), mean, -np.inf)
         best = np.flatnonzero(score == score.max())
         j = int(best[np.argmax(second[best])]) if best.size > 1 else int(best[0])
         index = int(available[j])
         reason = (
             f"lowest entropy: {group!r} (h={incumbent:.4f} nats); largest expected improvement"
-            f"{note}"
+            f"{refined}{note}"
         )
         pick = Pick(ids[index], group, reason, float(ei[j]), float(mean[j]), float(std[j]))
-        return group, index, float(mu[index]), pick
+        return group, index, float(fantasy[j]), pick
 
     def __repr__(self) -> str:
-        return "ETALStrategy()"
+        return "ETALStrategy()" if self.refine_top == REFINE_TOP else f"ETALStrategy(refine_top={self.refine_top})"
 
 
 class UncertaintyStrategy(_GreedyStrategy):
@@ -304,13 +363,12 @@ class UncertaintyStrategy(_GreedyStrategy):
             index, fantasy, reason = _undefined_pick(state, batch, group, rng, note)
             return group, index, fantasy, Pick(ids[index], group, reason)
         available = batch.available(group)
-        mu, sigma = state.predict(group)
-        index = int(available[np.argmax(sigma[available])])
+        index, mean, std, refined = _largest_std(state, group, available, self.refine_top)
         reason = (
             f"lowest entropy: {group!r} (h={batch.estimate(group).entropy:.4f} nats); largest GP "
-            f"posterior std ({sigma[index]:.4g}){note}"
+            f"posterior std ({std:.4g}){refined}{note}"
         )
-        return group, index, float(mu[index]), Pick(ids[index], group, reason)
+        return group, index, mean, Pick(ids[index], group, reason)
 
 
 class RandomStrategy(_GreedyStrategy):

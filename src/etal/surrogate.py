@@ -20,19 +20,31 @@ kernel ``ConstantKernel * RBF + WhiteKernel`` fitted in a *standardised space*:
 samples), without the white-noise variance, unless ``include_noise=True``. Predictions
 are computed in chunks of candidates so that memory stays bounded (~256 MB by default)
 whatever the number of candidates.
+
+Scale (``docs/performance.md``): kernel blocks come from one GEMM and one in-place exp;
+the inducing-point posterior's variance is one triangular matrix product (BLAS-3);
+a pool larger than ``max_exact_predict`` gets the model's own mean but a std through
+``n_inducing_predict`` inducing points (cheap screening; the strategies re-score their
+shortlist exactly); groups of at least ``reoptimize_min_rows`` rows re-optimise their
+hyper-parameters only when the rows have grown by ``reoptimize_growth``; small exact
+fits run with one BLAS thread.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import os
 import time
 import warnings
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
-from scipy.linalg import cholesky, solve_triangular
+from scipy.linalg import cholesky, eigh, qr, solve_triangular
+from scipy.linalg.blas import dtrmm
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
@@ -43,9 +55,11 @@ from .errors import CheckpointError, EtalError, InputError
 
 __all__ = [
     "CONSTANT_BOUNDS",
+    "DEFAULT_HYPERPARAMETER_ROWS",
     "LENGTH_SCALE_BOUNDS",
     "NOISE_LEVEL_BOUNDS",
     "PREDICT_MEMORY_BYTES",
+    "SINGLE_THREAD_MAX_ROWS",
     "GPSurrogate",
     "Surrogate",
     "available_surrogates",
@@ -72,6 +86,16 @@ DEFAULT_CONSTANT: float = 1.0
 DEFAULT_NOISE_LEVEL: float = 0.1
 #: Working memory that one chunk of :meth:`GPSurrogate.predict` may use, in bytes.
 PREDICT_MEMORY_BYTES: int = 256 * 2**20
+#: Default size of one chunk's kernel blocks on the huge-pool path, in bytes (see
+#: :meth:`GPSurrogate.default_chunk_size`).
+PREDICT_BLOCK_BYTES: int = 8 * 2**20
+#: Default rows of a large group's hyper-parameter fit (capped at ``max_exact``): a cold
+#: fit of 1,000 rows takes ~2 s, of 3,000 rows ~30-50 s (O(r^3) per likelihood evaluation).
+DEFAULT_HYPERPARAMETER_ROWS: int = 1000
+#: Exact fits of at most this many rows run with one BLAS thread (see :func:`_blas_limited`).
+SINGLE_THREAD_MAX_ROWS: int = 1000
+#: Worker threads of the huge-pool prediction (one BLAS thread each).
+_PREDICT_WORKERS: int = max(1, min(4, os.cpu_count() or 1))
 #: Diagonal jitter added to K (sklearn's ``alpha``); escalated if K is not positive definite.
 _ALPHAS: tuple[float, ...] = (1e-10, 1e-8, 1e-6, 1e-4)
 #: Relative jitters tried for the Cholesky factor of K_mm (inducing points).
@@ -193,10 +217,46 @@ def _check_training_data(X: Any, y: Any, n_features: int | None) -> tuple[np.nda
     return X_array, y_array
 
 
+def _rows_digest(X: np.ndarray, y: np.ndarray, n_rows: int) -> str:
+    """SHA-256 of the first ``n_rows`` rows of (X, y) (float64 bytes)."""
+    digest = hashlib.sha256(np.ascontiguousarray(X[:n_rows], dtype=float).tobytes())
+    digest.update(np.ascontiguousarray(y[:n_rows], dtype=float).tobytes())
+    return digest.hexdigest()
+
+
 def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
+
+
+# --------------------------------------------------------------------------- BLAS threads
+
+_CONTROLLER: Any = None
+
+
+def _blas_limited(n_rows: int) -> Any:
+    """One BLAS thread for the exact fit of a small matrix (<= SINGLE_THREAD_MAX_ROWS rows).
+
+    Measured on the shared 2-core machine (``benchmarks/run.py``, section "BLAS threads"):
+    with another process busy, OpenBLAS's second thread made a 300-row fit up to 20x
+    slower and a 1,000-row cold fit 3x slower; one thread was never much slower there.
+    Larger matrices keep the caller's setting. The controller is built once (it scans the
+    loaded libraries).
+    """
+    if n_rows > SINGLE_THREAD_MAX_ROWS:
+        return nullcontext()
+    return _one_blas_thread()
+
+
+def _one_blas_thread() -> Any:
+    """Context limiting BLAS to one thread (threadpoolctl; controller built once)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
 # --------------------------------------------------------------------------- posterior
@@ -207,43 +267,98 @@ class _Posterior:
     """Everything ``predict`` needs, in the standardised space.
 
     mean(x) = k(x, basis) @ weights
-    var(x)  = constant - |L^-1 k(basis, x)|^2 [+ |L_B^-1 L^-1 k(basis, x)|^2]
+    var(x)  = constant - |L^-1 k(basis, x)|^2          (exact: ``chol`` = L)
+    var(x)  = constant - |R k(basis, x)|^2             (projected: ``projection`` = R)
 
     For the exact GP, basis = training rows, L = chol(K + noise I), weights = K^-1 y.
-    For the inducing-point (DTC) posterior, basis = inducing points Z, L = chol(K_mm),
-    L_B = chol(I + A A^T) with A = L^-1 K_mn / sigma.
+    For the inducing-point (DTC / projected-process) posterior, basis = inducing points Z
+    and R is an upper-triangular m x m matrix with R^T R = K_mm^-1 - S,
+    S = (K_mm + K_mn K_nm / sigma^2)^-1 (see :func:`_inducing_posterior`): one triangular
+    matrix product (BLAS-3 ``trmm``, m^2 flops) per candidate.
     """
 
     basis: np.ndarray
     weights: np.ndarray
-    chol: np.ndarray
-    chol_correction: np.ndarray | None
+    chol: np.ndarray | None
+    projection: np.ndarray | None
     constant: float
     length_scale: float | np.ndarray
     noise_level: float
+    _augmented: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Rows [z / l, 1, log(c) - |z / l|^2 / 2] of the basis, so that one GEMM with the
+        # candidates' [x / l, -|x / l|^2 / 2, 1] gives log(c) - |x - z|^2 / (2 l^2), and one
+        # in-place exp the kernel block: no other pass over it.
+        scaled = self.basis / self.length_scale
+        last = math.log(self.constant) - 0.5 * np.einsum("ij,ij->i", scaled, scaled)
+        self._augmented = np.ascontiguousarray(np.vstack((scaled.T, np.ones(len(scaled)), last)))
+
+    @property
+    def size(self) -> int:
+        return int(self.basis.shape[0])
 
     def kernel_columns(self, X: np.ndarray) -> np.ndarray:
-        """k(basis, X) as an F-ordered (n_basis, n_rows) array (solve_triangular wants F)."""
-        block = RBF(self.length_scale)(X, self.basis)  # (n_rows, n_basis), C order
-        block *= self.constant
+        """constant * k(basis, X) as an F-ordered (n_basis, n_rows) array.
+
+        Squared distances come from one GEMM (|x|^2 + |z|^2 - 2 x.z), ~3x faster than
+        ``cdist`` + sklearn's RBF; relative error of the kernel values ~1e-16 * |x / l|^2
+        (rounding can make k(x, x) exceed the constant by that much: harmless, the
+        variance is clipped at 0).
+        """
+        scaled = X / self.length_scale
+        augmented = np.empty((X.shape[0], scaled.shape[1] + 2))
+        augmented[:, :-2] = scaled
+        augmented[:, -2] = -0.5 * np.einsum("ij,ij->i", scaled, scaled)
+        augmented[:, -1] = 1.0
+        block = augmented @ self._augmented  # (n_rows, n_basis), C order
+        np.exp(block, out=block)
         return block.T
+
+    def mean(self, X: np.ndarray) -> np.ndarray:
+        """Latent mean at standardised rows ``X``."""
+        return self.kernel_columns(X).T @ self.weights
+
+    def _variance_from_columns(self, k_columns: np.ndarray) -> np.ndarray:
+        if self.chol is not None:
+            reduced = solve_triangular(
+                self.chol, k_columns, lower=True, check_finite=False, overwrite_b=True
+            )
+        else:
+            reduced = dtrmm(1.0, self.projection, k_columns, lower=0, overwrite_b=1)
+        variance = self.constant - np.einsum("ij,ij->j", reduced, reduced)
+        # Rounding can push a variance a hair below zero next to a training point.
+        np.maximum(variance, 0.0, out=variance)
+        return variance
+
+    def variance(self, X: np.ndarray) -> np.ndarray:
+        """Latent variance at standardised rows ``X``."""
+        return self._variance_from_columns(self.kernel_columns(X))
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Latent mean and variance at standardised rows ``X``."""
         k_columns = self.kernel_columns(X)
         mean = k_columns.T @ self.weights
-        whitened = solve_triangular(
-            self.chol, k_columns, lower=True, check_finite=False, overwrite_b=True
-        )
-        variance = self.constant - np.einsum("ij,ij->j", whitened, whitened)
-        if self.chol_correction is not None:
-            corrected = solve_triangular(
-                self.chol_correction, whitened, lower=True, check_finite=False, overwrite_b=True
-            )
-            variance += np.einsum("ij,ij->j", corrected, corrected)
-        # Rounding can push a variance a hair below zero next to a training point.
-        np.maximum(variance, 0.0, out=variance)
-        return mean, variance
+        return mean, self._variance_from_columns(k_columns)
+
+
+def _choose_inducing(
+    X_std: np.ndarray, m: int, rng: np.random.Generator, init: str, all_rows_if_m_ge_n: bool = False
+) -> np.ndarray:
+    """m inducing points among the standardised rows (seeded by ``rng``)."""
+    n_rows = X_std.shape[0]
+    if all_rows_if_m_ge_n and m >= n_rows:
+        return np.ascontiguousarray(X_std)
+    if init == "kmeans++":
+        # k-means++ is sequential in m; seeding it from at most 20 m rows keeps it
+        # cheap for big groups and still spreads Z over the data.
+        pool = X_std
+        if n_rows > _KMEANS_POOL_FACTOR * m:
+            pool = X_std[np.sort(rng.choice(n_rows, size=_KMEANS_POOL_FACTOR * m, replace=False))]
+        inducing, _ = kmeans_plusplus(pool, m, random_state=int(rng.integers(2**31 - 1)))
+    else:
+        inducing = X_std[np.sort(rng.choice(n_rows, size=m, replace=False))]
+    return np.ascontiguousarray(inducing)
 
 
 def _inducing_posterior(
@@ -257,8 +372,15 @@ def _inducing_posterior(
 ) -> tuple[_Posterior, float]:
     """DTC / projected-process posterior through the inducing points (all rows used).
 
-    Cost O(n m^2) time, O(m^2 + chunk * m) memory. Returns the posterior and the relative
-    jitter that made K_mm positive definite.
+    With L = chol(K_mm), A = L^-1 K_mn and G = A A^T / sigma^2 = U diag(lambda) U^T:
+
+        mean(x) = k_xm L^-T (I + G)^-1 A y / sigma^2
+        var(x)  = k_xx - v^T v + v^T (I + G)^-1 v = k_xx - |W k_mx|^2,   v = L^-1 k_mx,
+        W = diag(sqrt(lambda / (1 + lambda))) U^T L^-1,
+
+    and W = Q R (QR) gives |W k| = |R k| with R upper triangular. Cost O(n m^2 + m^3)
+    time, O(m^2 + chunk * m) memory. Returns the posterior and the relative jitter that
+    made K_mm positive definite.
     """
     m = inducing.shape[0]
     rbf = RBF(length_scale)
@@ -277,15 +399,23 @@ def _inducing_posterior(
     gram = np.zeros((m, m))
     projected_y = np.zeros(m)
     rows_per_chunk = max(1, memory_bytes // (_ARRAYS_PER_CHUNK * 8 * m))
+    kernel = _Posterior(basis=inducing, weights=np.zeros(m), chol=None, projection=None, constant=constant,
+                        length_scale=length_scale, noise_level=noise_variance)  # for its kernel
     for start in range(0, X.shape[0], rows_per_chunk):
         stop = start + rows_per_chunk
-        k_block = (constant * rbf(X[start:stop], inducing)).T  # (m, rows), F order
+        k_block = kernel.kernel_columns(X[start:stop])  # (m, rows), F order
         a_block = solve_triangular(chol_mm, k_block, lower=True, check_finite=False, overwrite_b=True)
         gram += a_block @ a_block.T
         projected_y += a_block @ y[start:stop]
     gram /= noise_variance
     projected_y /= noise_variance
-    gram[np.diag_indices(m)] += 1.0  # B = I + A A^T / sigma^2, eigenvalues >= 1
+    # The variance's matrix from the eigen-decomposition of G (PSD; rounding clipped).
+    eigenvalues, eigenvectors = eigh(gram, check_finite=False)
+    np.maximum(eigenvalues, 0.0, out=eigenvalues)
+    chol_inverse = solve_triangular(chol_mm, np.eye(m), lower=True, check_finite=False)
+    w_matrix = np.sqrt(eigenvalues / (1.0 + eigenvalues))[:, None] * (eigenvectors.T @ chol_inverse)
+    projection = np.asfortranarray(np.triu(qr(w_matrix, mode="r", check_finite=False)[0]))
+    gram[np.diag_indices(m)] += 1.0  # B = I + G, eigenvalues >= 1
     chol_b = cholesky(gram, lower=True, check_finite=False)
     c = solve_triangular(chol_b, projected_y, lower=True, check_finite=False)
     weights = solve_triangular(
@@ -298,8 +428,8 @@ def _inducing_posterior(
     posterior = _Posterior(
         basis=inducing,
         weights=weights,
-        chol=chol_mm,
-        chol_correction=chol_b,
+        chol=None,
+        projection=projection,
         constant=constant,
         length_scale=length_scale,
         noise_level=noise_variance,
@@ -358,25 +488,54 @@ class GPSurrogate:
         Start values ``{"constant", "length_scale", "noise_level"}`` (standardised space).
     n_hyperparameter_rows
         Rows of the subsample on which a large group's hyper-parameters are fitted
-        (default ``max_exact``). Smaller is much faster (the exact fit costs O(r^3) per
-        likelihood evaluation, ~50 evaluations from a cold start).
+        (default: ``min(max_exact, 1000)``, :data:`DEFAULT_HYPERPARAMETER_ROWS`). More is
+        much slower (the exact fit costs O(r^3) per likelihood evaluation, ~50 evaluations
+        from a cold start: ~2 s for 1,000 rows, 30-50 s for 3,000).
     inducing_init
         ``"kmeans++"`` (spread-out data points, seeded) or ``"random"`` (seeded subset).
+    max_exact_predict
+        Huge pools. A ``predict`` call with more candidates than this (default 50,000;
+        ``None``: never) whose posterior has at least ``2 * n_inducing_predict`` basis
+        rows (training rows, or inducing points) computes the **std** through
+        ``n_inducing_predict`` inducing points (seeded k-means++ on the training rows;
+        DTC / projected-process posterior at the fitted hyper-parameters, all training
+        rows used; one BLAS-3 ``trmm`` of m^2 flops per candidate instead of the exact
+        GP's n^2). The **mean stays the model's own** (exact GP: k(x, X) alpha). The
+        approximate std is wider than the exact one (typically 1-3x at m = 256), so it
+        is meant for screening: the ET-AL strategy re-scores its top candidates with
+        ``predict(..., approximate=False)`` (see :mod:`etal.strategies`). Whether the
+        last call approximated is in ``predict_info_``.
+    n_inducing_predict
+        Inducing points of that huge-pool std (default 256).
+    reoptimize_growth, reoptimize_min_rows
+        Lazy re-optimisation of large groups. From ``reoptimize_min_rows`` (default 1,000)
+        labelled rows up, a warm refit on the rows of the last hyper-parameter
+        optimisation plus new ones (checked with a SHA-256 of those rows) keeps that
+        optimisation's hyper-parameters - the posterior is still recomputed on all rows
+        - until the rows have grown by more than ``reoptimize_growth`` (default 0.02:
+        every ~20th acquisition at 1,000 rows, ~40th at 2,000); then it re-optimises
+        (warm). A 2,000-row warm refit then costs ~0.15 s instead of ~3-5 s; one new row
+        moves the optimum by ~1e-4 relative. ``reoptimize_growth=None``: re-optimise on
+        every fit. Smaller groups always re-optimise. ``fit_info_["optimized"]`` says
+        what happened; the state (``last_optimization``) makes a resumed run decide alike.
 
-    Cost (measured on a shared 2-core machine, 10 features; see
-    ``benchmarks/bench_surrogate.py``): a cold exact fit of 3,000 rows takes ~50 s (sklearn
-    evaluates the likelihood gradient ~50 times at O(n^3), ~0.6 GB), a warm refit ~5-12 s;
-    1,000 rows ~1 s. With ``ard=True`` one gradient costs O(n^2 d) memory (~2.5 GB at
-    n = 3,000, d = 10): lower ``max_exact`` / ``n_hyperparameter_rows`` (e.g. 1,000).
-    Predicting costs O(n^2) (exact) or O(m^2) (inducing) per candidate: ~2e4 candidates/s
-    at n = 3,000 or m = 1,000. On a busy machine one BLAS thread
-    (``threadpoolctl.threadpool_limits(1)``) is often faster than two.
+    Cost (measured on a shared 2-core machine; see ``benchmarks/bench_surrogate.py`` and
+    ``docs/performance.md``): a cold exact fit of 3,000 rows takes ~30-50 s (sklearn
+    evaluates the likelihood gradient ~50 times at O(n^3), ~0.6 GB), a warm refit ~5-15 s;
+    2,000 rows ~5-8 s cold, ~3 s warm; 1,000 rows ~1-2 s. With ``ard=True`` one gradient
+    costs O(n^2 d) memory (~2.5 GB at n = 3,000, d = 10): lower ``max_exact`` /
+    ``n_hyperparameter_rows``. Predicting costs O(n^2) (exact) or O(m^2) (inducing) per
+    candidate plus the kernel (~1.5 ns per candidate and basis row): ~2e4 candidates/s
+    at n = 3,000 or m = 1,000. Exact fits of at most :data:`SINGLE_THREAD_MAX_ROWS` rows
+    run with one BLAS thread (on a busy machine a second thread made them up to 20x
+    slower).
 
     Attributes after ``fit``: ``mode_`` (``"exact"``, ``"inducing"`` or ``"subsample"``),
     ``n_features_in_``, ``fit_info_`` (rows used, inducing points, jitter, log marginal
     likelihood, start point, recorded ConvergenceWarnings, seconds), ``subsample_rows_``
     (row positions of the hyper-parameter / subsample fit, or None), ``inducing_points_``
-    (in feature units, or None).
+    (in feature units, or None). After ``predict``: ``predict_info_`` (``approximate``,
+    ``n_candidates``, ``n_basis``, ``n_inducing_predict``, ``seconds``).
     """
 
     def __init__(
@@ -394,6 +553,10 @@ class GPSurrogate:
         hyperparameters: dict | None = None,
         n_hyperparameter_rows: int | None = None,
         inducing_init: str = "kmeans++",
+        max_exact_predict: int | None = 50_000,
+        n_inducing_predict: int = 256,
+        reoptimize_growth: float | None = 0.02,
+        reoptimize_min_rows: int = 1000,
     ) -> None:
         self.include_noise = bool(include_noise)
         self.max_exact = _positive_int(max_exact, "max_exact", 2)
@@ -414,6 +577,17 @@ class GPSurrogate:
         if inducing_init not in _INDUCING_INITS:
             raise InputError(f"inducing_init must be one of {_INDUCING_INITS}, got {inducing_init!r}.")
         self.inducing_init = inducing_init
+        if max_exact_predict is not None:
+            max_exact_predict = _positive_int(max_exact_predict, "max_exact_predict", 1)
+        self.max_exact_predict = max_exact_predict
+        self.n_inducing_predict = _positive_int(n_inducing_predict, "n_inducing_predict", 1)
+        if reoptimize_growth is not None:
+            if isinstance(reoptimize_growth, bool) or not isinstance(reoptimize_growth, (int, float)) \
+                    or not (0.0 <= reoptimize_growth < math.inf):
+                raise InputError(f"reoptimize_growth must be a number >= 0 or None, got {reoptimize_growth!r}.")
+            reoptimize_growth = float(reoptimize_growth)
+        self.reoptimize_growth = reoptimize_growth
+        self.reoptimize_min_rows = _positive_int(reoptimize_min_rows, "reoptimize_min_rows", 2)
         # start values given by the user (cold start) and the latest fitted/loaded ones
         self._initial_hyper: dict | None = (
             self._check_hyperparameters(hyperparameters, "hyperparameters")
@@ -422,6 +596,9 @@ class GPSurrogate:
         )
         self._hyper: dict | None = self._initial_hyper
         self._known_n_features: int | None = None
+        self._last_alpha: float | None = None  # jitter of the last fit (restored by load)
+        # rows and SHA-256 of the data of the last hyper-parameter optimisation
+        self._last_optimization: dict | None = None
         self._reset_fit()
 
     # ----------------------------------------------------------------- bookkeeping
@@ -436,6 +613,10 @@ class GPSurrogate:
         self.fit_info_: dict = {}
         self.subsample_rows_: np.ndarray | None = None
         self.feature_names_in_: list[str] | None = None
+        self.predict_info_: dict = {}
+        # standardised training rows and noise variance, for the huge-pool std (lazy)
+        self._training: tuple[np.ndarray, np.ndarray, float] | None = None
+        self._screen: _Posterior | None = None
 
     def _config(self) -> dict:
         return {
@@ -450,6 +631,10 @@ class GPSurrogate:
             "optimize": self.optimize,
             "n_hyperparameter_rows": self.n_hyperparameter_rows,
             "inducing_init": self.inducing_init,
+            "max_exact_predict": self.max_exact_predict,
+            "n_inducing_predict": self.n_inducing_predict,
+            "reoptimize_growth": self.reoptimize_growth,
+            "reoptimize_min_rows": self.reoptimize_min_rows,
             "hyperparameters": self._initial_hyper,
         }
 
@@ -526,9 +711,9 @@ class GPSurrogate:
 
     # ----------------------------------------------------------------- fitting
 
-    def _start_point(self, n_features: int) -> dict:
+    def _start_point(self, n_features: int, optimize: bool) -> dict:
         """Hyper-parameters the optimiser starts from (or that stay fixed)."""
-        if self._hyper is not None and (self.warm_start or not self.optimize):
+        if self._hyper is not None and (self.warm_start or not optimize):
             start = dict(self._hyper)
         elif self._initial_hyper is not None:
             start = dict(self._initial_hyper)
@@ -560,16 +745,18 @@ class GPSurrogate:
             LENGTH_SCALE_BOUNDS,
         ) + WhiteKernel(start["noise_level"], NOISE_LEVEL_BOUNDS)
 
-    def _fit_exact(self, X: np.ndarray, y: np.ndarray, start: dict) -> tuple[GaussianProcessRegressor, list[str], float]:
+    def _fit_exact(
+        self, X: np.ndarray, y: np.ndarray, start: dict, alphas: tuple[float, ...], optimize: bool
+    ) -> tuple[GaussianProcessRegressor, list[str], float]:
         """sklearn's exact GP on standardised data; ConvergenceWarnings are recorded."""
         recorded: list[str] = []
         last_error: Exception | None = None
-        for alpha in _ALPHAS:
+        for alpha in alphas:
             gpr = GaussianProcessRegressor(
                 kernel=self._kernel(start),
                 alpha=alpha,
-                optimizer="fmin_l_bfgs_b" if self.optimize else None,
-                n_restarts_optimizer=self.n_restarts_optimizer if self.optimize else 0,
+                optimizer="fmin_l_bfgs_b" if optimize else None,
+                n_restarts_optimizer=self.n_restarts_optimizer if optimize else 0,
                 normalize_y=False,  # y is standardised by us (shared with the inducing path)
                 copy_X_train=False,
                 random_state=self.random_state,
@@ -578,7 +765,8 @@ class GPSurrogate:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ConvergenceWarning)
                 try:
-                    gpr.fit(X, y)
+                    with _blas_limited(X.shape[0]):
+                        gpr.fit(X, y)
                 except np.linalg.LinAlgError as exc:
                     last_error, failed = exc, True
             for item in caught:
@@ -599,13 +787,50 @@ class GPSurrogate:
         """Fit on labelled rows ``X`` (n_rows, n_features) and targets ``y`` (n_rows,).
 
         A refit of the same object starts the optimiser from the previous fit's
-        hyper-parameters (``warm_start``). Returns ``self``.
+        hyper-parameters (``warm_start``), or, for a large group that grew by little
+        since its last optimisation, keeps them (``reoptimize_growth``). Returns ``self``.
         """
+        return self._fit(X, y, _ALPHAS, refit_only=False)
+
+    def refit_posterior(self, X: np.ndarray, y: np.ndarray) -> "GPSurrogate":
+        """Recompute the posterior of the last fit, at its hyper-parameters, without optimising.
+
+        For a resumed run: after :meth:`load_state_dict` the object is unfitted; with the
+        same ``X``, ``y`` as that fit this rebuilds bit for bit the posterior the saved
+        object had (same hyper-parameters, jitter, subsample and inducing points), and
+        leaves the hyper-parameters - the next fit's warm start - unchanged.
+        """
+        if self._hyper is None:
+            raise InputError("refit_posterior needs hyper-parameters: fit or load_state_dict first.")
+        alphas = _ALPHAS
+        if self._last_alpha is not None and self._last_alpha in _ALPHAS:
+            alphas = _ALPHAS[_ALPHAS.index(self._last_alpha):]
+        return self._fit(X, y, alphas, refit_only=True)
+
+    def _reuses_hyperparameters(self, X: np.ndarray, y: np.ndarray) -> bool:
+        """Lazy re-optimisation: the rows of the last optimisation plus at most
+        ``reoptimize_growth`` more, in a group of >= ``reoptimize_min_rows`` rows."""
+        last = self._last_optimization
+        n_rows = X.shape[0]
+        if (
+            not (self.optimize and self.warm_start)
+            or self.reoptimize_growth is None
+            or self._hyper is None
+            or last is None
+            or n_rows < self.reoptimize_min_rows
+            or not last["n_rows"] <= n_rows <= last["n_rows"] * (1.0 + self.reoptimize_growth)
+        ):
+            return False
+        return _rows_digest(X, y, last["n_rows"]) == last["sha256"]
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, alphas: tuple[float, ...], refit_only: bool) -> "GPSurrogate":
         started = time.perf_counter()
         names = _column_names(X)
         X, y = _check_training_data(X, y, self._known_n_features)
         n_rows, n_features = X.shape
-        start = self._start_point(n_features)
+        reused = not refit_only and self._reuses_hyperparameters(X, y)
+        optimize = self.optimize and not refit_only and not reused
+        start = self._start_point(n_features, optimize)
 
         scaler = StandardScaler().fit(X)
         X_std = scaler.transform(X)
@@ -621,14 +846,14 @@ class GPSurrogate:
         else:
             mode = self.large
             n_sub = self.max_exact if mode == "subsample" else min(
-                self.n_hyperparameter_rows or self.max_exact, n_rows
+                self.n_hyperparameter_rows or min(self.max_exact, DEFAULT_HYPERPARAMETER_ROWS), n_rows
             )
             rows = np.sort(rng.choice(n_rows, size=n_sub, replace=False))
         X_fit = X_std if rows is None else X_std[rows]
         y_fit = y_std_space if rows is None else y_std_space[rows]
-        gpr, recorded, alpha = self._fit_exact(X_fit, y_fit, start)
+        gpr, recorded, alpha = self._fit_exact(X_fit, y_fit, start, alphas, optimize)
 
-        if self.optimize:
+        if optimize:
             params = gpr.kernel_.get_params()
             length_scale = np.atleast_1d(np.asarray(params["k1__k2__length_scale"], dtype=float))
             hyper = {
@@ -649,20 +874,14 @@ class GPSurrogate:
             "log_marginal_likelihood": float(gpr.log_marginal_likelihood_value_),
             "alpha": alpha,
             "warnings": recorded,
+            "optimized": optimize,
+            "reused_hyperparameters": reused,
         }
         if mode == "inducing":
             m = min(self.n_inducing, n_rows)
-            if self.inducing_init == "kmeans++":
-                # k-means++ is sequential in m; seeding it from at most 20 m rows keeps it
-                # cheap for big groups and still spreads Z over the data.
-                pool = X_std
-                if n_rows > _KMEANS_POOL_FACTOR * m:
-                    pool = X_std[np.sort(rng.choice(n_rows, size=_KMEANS_POOL_FACTOR * m, replace=False))]
-                inducing, _ = kmeans_plusplus(pool, m, random_state=int(rng.integers(2**31 - 1)))
-            else:
-                inducing = X_std[np.sort(rng.choice(n_rows, size=m, replace=False))]
+            inducing = _choose_inducing(X_std, m, rng, self.inducing_init)
             posterior, jitter = _inducing_posterior(
-                X_std, y_std_space, np.ascontiguousarray(inducing), constant, rbf_length,
+                X_std, y_std_space, inducing, constant, rbf_length,
                 hyper["noise_level"] + alpha, PREDICT_MEMORY_BYTES,
             )
             posterior.noise_level = hyper["noise_level"]
@@ -672,7 +891,7 @@ class GPSurrogate:
                 basis=gpr.X_train_,
                 weights=np.asarray(gpr.alpha_, dtype=float).ravel(),
                 chol=gpr.L_,
-                chol_correction=None,
+                projection=None,
                 constant=constant,
                 length_scale=rbf_length,
                 noise_level=hyper["noise_level"],
@@ -689,15 +908,58 @@ class GPSurrogate:
         self.feature_names_in_ = names
         self.subsample_rows_ = rows
         self.fit_info_ = info
+        self.predict_info_ = {}
+        self._last_alpha = alpha
+        if optimize:
+            self._last_optimization = {"n_rows": int(n_rows), "sha256": _rows_digest(X, y, n_rows)}
+        self._training = (X_std, y_std_space, hyper["noise_level"] + alpha)
+        self._screen = None
         return self
 
     # ----------------------------------------------------------------- prediction
 
-    def default_chunk_size(self) -> int:
-        """Candidates per chunk so one chunk uses about :data:`PREDICT_MEMORY_BYTES`."""
+    def default_chunk_size(self, approximate: bool = False) -> int:
+        """Candidates per chunk of ``predict``.
+
+        The model's own posterior: about :data:`PREDICT_MEMORY_BYTES` of working memory
+        per chunk (large triangular solves use BLAS best). The huge-pool path: kernel
+        blocks of about :data:`PREDICT_BLOCK_BYTES` (at least 256 rows), which stay in
+        the CPU caches; measured 1.5-2x faster than 100 MB blocks.
+        """
         self._require_fitted()
-        columns = self._posterior.basis.shape[0]  # type: ignore[union-attr]
-        return max(1, PREDICT_MEMORY_BYTES // (_ARRAYS_PER_CHUNK * 8 * columns))
+        columns = self._posterior.size  # type: ignore[union-attr]
+        if approximate:
+            columns += min(self.n_inducing_predict, columns)
+        by_memory = max(1, PREDICT_MEMORY_BYTES // (_ARRAYS_PER_CHUNK * 8 * columns))
+        if not approximate:
+            return by_memory
+        return min(by_memory, max(256, PREDICT_BLOCK_BYTES // (8 * columns)))
+
+    def approximates(self, n_candidates: int) -> bool:
+        """Would ``predict`` on ``n_candidates`` rows use the huge-pool std (see ``max_exact_predict``)?"""
+        self._require_fitted()
+        return (
+            self.max_exact_predict is not None
+            and n_candidates > self.max_exact_predict
+            and self._posterior.size >= 2 * self.n_inducing_predict  # type: ignore[union-attr]
+        )
+
+    def _screen_posterior(self) -> _Posterior:
+        """The huge-pool std's inducing-point posterior (built on first use after a fit)."""
+        if self._screen is None:
+            assert self._training is not None and self._posterior is not None
+            X_std, y_std_space, noise_variance = self._training
+            m = min(self.n_inducing_predict, X_std.shape[0])
+            # Own seed stream, so the points do not depend on what the fit drew.
+            rng = np.random.default_rng(
+                None if self.random_state is None else [self.random_state, 1]
+            )
+            inducing = _choose_inducing(X_std, m, rng, self.inducing_init, all_rows_if_m_ge_n=True)
+            self._screen, _ = _inducing_posterior(
+                X_std, y_std_space, inducing, self._posterior.constant,
+                self._posterior.length_scale, noise_variance, PREDICT_MEMORY_BYTES,
+            )
+        return self._screen
 
     def predict(
         self,
@@ -705,35 +967,84 @@ class GPSurrogate:
         *,
         include_noise: bool | None = None,
         chunk_size: int | None = None,
+        approximate: bool | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Posterior ``(mean, std)`` at the rows of ``X``, in target units.
 
         ``std`` is that of the latent function f; with ``include_noise=True`` (default: the
         constructor's ``include_noise``) the fitted noise variance is added. Candidates
-        are processed ``chunk_size`` at a time (default: ~256 MB of working memory).
+        are processed ``chunk_size`` at a time (default: :meth:`default_chunk_size`);
+        results do not depend on it.
+
+        ``approximate``: ``None`` (default) uses the huge-pool std when
+        :meth:`approximates` says so (more than ``max_exact_predict`` rows); ``False``
+        never (the model's own posterior); ``True`` always, with
+        ``min(n_inducing_predict, n_rows)`` inducing points (exact when that is every
+        training row). The mean is always the model's own. ``predict_info_`` records
+        what was done: ``approximate``, ``n_candidates``, ``n_basis``,
+        ``n_inducing_predict``, ``seconds``.
         """
+        started = time.perf_counter()
         self._require_fitted()
         X = _check_features(X, self.n_features_in_, "fitted")
-        if chunk_size is None:
-            chunk_size = self.default_chunk_size()
-        else:
-            chunk_size = _positive_int(chunk_size, "chunk_size", 1)
+        n_rows = X.shape[0]
         noisy = self.include_noise if include_noise is None else bool(include_noise)
         posterior = self._posterior
         assert posterior is not None and self._scaler is not None
-        n_rows = X.shape[0]
+        screen = None
+        if approximate is None:
+            approximate = self.approximates(n_rows)
+        if approximate:
+            screen = self._screen_posterior()
+        if chunk_size is None:
+            chunk_size = self.default_chunk_size(bool(approximate))
+        else:
+            chunk_size = _positive_int(chunk_size, "chunk_size", 1)
+        centre, scale = self._scaler.mean_, self._scaler.scale_
         mean = np.empty(n_rows)
         variance = np.empty(n_rows)
-        for start in range(0, n_rows, chunk_size):
+
+        def one_chunk(start: int) -> None:
             stop = min(start + chunk_size, n_rows)
-            block = self._scaler.transform(X[start:stop])
-            mean[start:stop], variance[start:stop] = posterior.predict(block)
+            block = (X[start:stop] - centre) / scale  # = StandardScaler.transform
+            if screen is None:
+                mean[start:stop], variance[start:stop] = posterior.predict(block)
+            else:
+                mean[start:stop] = posterior.mean(block)
+                variance[start:stop] = screen.variance(block)
+
+        starts = range(0, n_rows, chunk_size)
+        if screen is None:
+            for start in starts:
+                one_chunk(start)
+        else:
+            # The huge-pool path: many cache-sized chunks, each with ONE BLAS thread (threaded
+            # BLAS on such small products was up to 9x slower, even on an idle machine),
+            # spread over worker threads (NumPy and BLAS release the GIL). Each chunk
+            # writes its own slice, so the result does not depend on the scheduling.
+            from concurrent.futures import ThreadPoolExecutor
+
+            with _one_blas_thread():
+                if len(starts) < 2 or _PREDICT_WORKERS < 2:
+                    for start in starts:
+                        one_chunk(start)
+                else:
+                    with ThreadPoolExecutor(_PREDICT_WORKERS) as pool:
+                        for _ in pool.map(one_chunk, starts):
+                            pass
         if noisy:
             variance += posterior.noise_level
         mean *= self._y_std
         mean += self._y_mean
         std = np.sqrt(variance)
         std *= self._y_std
+        self.predict_info_ = {
+            "approximate": bool(approximate),
+            "n_candidates": int(n_rows),
+            "n_basis": posterior.size,
+            "n_inducing_predict": screen.size if screen is not None else None,
+            "seconds": time.perf_counter() - started,
+        }
         return mean, std
 
     # ----------------------------------------------------------------- checkpoints
@@ -754,6 +1065,7 @@ class GPSurrogate:
                 "n_hyperparameter_rows": info["n_hyperparameter_rows"],
                 "n_inducing": info.get("n_inducing"),
                 "log_marginal_likelihood": info["log_marginal_likelihood"],
+                "alpha": info["alpha"],
                 "target_mean": self._y_mean,
                 "target_std": self._y_std,
                 "warnings": list(info["warnings"]),
@@ -770,6 +1082,7 @@ class GPSurrogate:
                 "noise_level": list(NOISE_LEVEL_BOUNDS),
             },
             "last_fit": fit,
+            "last_optimization": dict(self._last_optimization) if self._last_optimization else None,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -802,6 +1115,17 @@ class GPSurrogate:
         self.__dict__.update(rebuilt.__dict__)
         self._hyper = self._check_hyperparameters(hyper, "state") if hyper is not None else None
         self._known_n_features = n_features
+        last_opt = state.get("last_optimization")
+        if last_opt is not None and not (
+            isinstance(last_opt, dict)
+            and isinstance(last_opt.get("n_rows"), int) and not isinstance(last_opt.get("n_rows"), bool)
+            and last_opt["n_rows"] >= 2 and isinstance(last_opt.get("sha256"), str)
+        ):
+            raise CheckpointError(f"surrogate state has an unusable 'last_optimization': {last_opt!r}.")
+        self._last_optimization = dict(last_opt) if last_opt else None
+        last_fit = state.get("last_fit")
+        alpha = last_fit.get("alpha") if isinstance(last_fit, dict) else None
+        self._last_alpha = float(alpha) if isinstance(alpha, (int, float)) and not isinstance(alpha, bool) else None
         self._reset_fit()
 
 
