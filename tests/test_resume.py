@@ -13,6 +13,7 @@ from etal.checkpoint import frame_from_bytes, frame_to_bytes
 from etal.errors import CheckpointError
 from etal.loop import ETAL, HISTORY_COLUMNS
 from etal.oracles import LookupOracle
+from _killing import Killed, KillingOracle
 
 FEATURES = ["x0", "x1"]
 
@@ -40,21 +41,6 @@ def synthetic(seed=0):
     labelled = frame[frame["lab"]].drop(columns="lab").reset_index(drop=True)
     pool = frame[~frame["lab"]].drop(columns="lab").reset_index(drop=True)
     return labelled, pool.drop(columns="y"), pool[["id", "y"]]
-
-
-class Killed(BaseException):
-    """Stands for SIGKILL inside the process: nothing after it runs."""
-
-
-class KillingOracle(LookupOracle):
-    def __init__(self, labels, kill_after):
-        super().__init__(labels, id_col="id", target_col="y")
-        self.kill_after = kill_after
-
-    def __call__(self, rows):
-        if self.n_calls >= self.kill_after:
-            raise Killed
-        return super().__call__(rows)
 
 
 def make(**kw) -> ETAL:

@@ -16,6 +16,7 @@ from etal.errors import CheckpointError, InputError
 from etal.loop import ETAL
 from etal.oracles import LookupOracle
 from etal.surrogate import GPSurrogate, _blas_limited, _Posterior
+from _killing import Killed, KillingOracle
 
 FIXED = {"constant": 1.3, "length_scale": 0.9, "noise_level": 0.02}
 
@@ -311,21 +312,6 @@ def test_small_shortlist_rescores_with_the_exact_posterior() -> None:
     assert repr(ETALStrategy(refine_top=5)) == "ETALStrategy(refine_top=5)"
     with pytest.raises(InputError, match="refine_top"):
         ETALStrategy(refine_top=0)
-
-
-class Killed(BaseException):
-    """Stands for SIGKILL inside the process: nothing after it runs."""
-
-
-class KillingOracle(LookupOracle):
-    def __init__(self, labels, kill_after):
-        super().__init__(labels, id_col="id", target_col="y")
-        self.kill_after = kill_after
-
-    def __call__(self, rows):
-        if self.n_calls >= self.kill_after:
-            raise Killed
-        return super().__call__(rows)
 
 
 def test_resume_with_an_approximate_prediction_continues_exactly(tmp_path) -> None:
