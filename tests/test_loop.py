@@ -10,6 +10,7 @@ import pytest
 from etal.entropy import estimate_entropy
 from etal.errors import InputError
 from etal.loop import ETAL, HISTORY_COLUMNS
+from _loop_fixtures import group_tables
 from etal.oracles import CallableOracle, LookupOracle, OracleError, check_oracle_values
 from etal.strategies import (
     BalancedStrategy,
@@ -37,19 +38,7 @@ def synthetic(sizes=None, n_labelled=None, seed=0, spread=None):
     sizes = sizes or {"a": 40, "b": 40, "c": 40}
     n_labelled = n_labelled or {g: 20 for g in sizes}
     spread = spread or {"a": 0.2, "b": 1.0, "c": 3.0}
-    rng = np.random.default_rng(seed)
-    frames, next_id = [], 0
-    for g, n in sizes.items():
-        x = rng.uniform(0, 1, (n, 2))
-        y = spread.get(g, 1.0) * (np.sin(4 * x[:, 0]) + x[:, 1]) + 0.05 * rng.normal(size=n)
-        frame = pd.DataFrame({"id": np.arange(next_id, next_id + n), "grp": g, "x0": x[:, 0], "x1": x[:, 1], "y": y})
-        frame["labelled"] = np.arange(n) < n_labelled[g]
-        frames.append(frame)
-        next_id += n
-    frame = pd.concat(frames, ignore_index=True)
-    labelled = frame[frame["labelled"]].drop(columns="labelled").reset_index(drop=True)
-    pool_full = frame[~frame["labelled"]].drop(columns="labelled").reset_index(drop=True)
-    return labelled, pool_full.drop(columns="y"), pool_full[["id", "y"]]
+    return group_tables([(g, n, n_labelled[g], spread.get(g, 1.0)) for g, n in sizes.items()], seed=seed)
 
 
 def make(**kw) -> ETAL:

@@ -13,7 +13,7 @@ from etal.checkpoint import frame_from_bytes, frame_to_bytes
 from etal.errors import CheckpointError
 from etal.loop import ETAL, HISTORY_COLUMNS
 from etal.oracles import LookupOracle
-from _killing import Killed, KillingOracle
+from _loop_fixtures import Killed, KillingOracle, group_tables
 
 FEATURES = ["x0", "x1"]
 
@@ -28,19 +28,9 @@ def _one_blas_thread():
 
 
 def synthetic(seed=0):
-    rng = np.random.default_rng(seed)
-    frames, next_id = [], 0
-    for g, n, n_lab, spread in (("a", 40, 20, 0.2), ("b", 40, 20, 1.0), ("c", 30, 20, 3.0), ("s", 8, 3, 1.0)):
-        x = rng.uniform(0, 1, (n, 2))
-        y = spread * (np.sin(4 * x[:, 0]) + x[:, 1]) + 0.05 * rng.normal(size=n)
-        frame = pd.DataFrame({"id": np.arange(next_id, next_id + n), "grp": g, "x0": x[:, 0], "x1": x[:, 1], "y": y})
-        frame["lab"] = np.arange(n) < n_lab
-        frames.append(frame)
-        next_id += n
-    frame = pd.concat(frames, ignore_index=True)
-    labelled = frame[frame["lab"]].drop(columns="lab").reset_index(drop=True)
-    pool = frame[~frame["lab"]].drop(columns="lab").reset_index(drop=True)
-    return labelled, pool.drop(columns="y"), pool[["id", "y"]]
+    return group_tables(
+        (("a", 40, 20, 0.2), ("b", 40, 20, 1.0), ("c", 30, 20, 3.0), ("s", 8, 3, 1.0)), seed=seed
+    )
 
 
 def make(**kw) -> ETAL:

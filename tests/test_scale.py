@@ -16,7 +16,7 @@ from etal.errors import CheckpointError, InputError
 from etal.loop import ETAL
 from etal.oracles import LookupOracle
 from etal.surrogate import GPSurrogate, _blas_limited, _Posterior
-from _killing import Killed, KillingOracle
+from _loop_fixtures import Killed, KillingOracle, group_tables
 
 FIXED = {"constant": 1.3, "length_scale": 0.9, "noise_level": 0.02}
 
@@ -243,19 +243,7 @@ def test_small_fits_run_with_one_blas_thread() -> None:
 
 
 def loop_data(seed: int = 0):
-    rng = np.random.default_rng(seed)
-    frames, next_id = [], 0
-    for g, n, n_lab, spread in (("a", 260, 60, 0.3), ("b", 60, 40, 3.0)):
-        x = rng.uniform(0, 1, (n, 2))
-        y = spread * (np.sin(5 * x[:, 0]) + x[:, 1]) + 0.05 * rng.normal(size=n)
-        frame = pd.DataFrame({"id": np.arange(next_id, next_id + n), "grp": g, "x0": x[:, 0], "x1": x[:, 1], "y": y})
-        frame["lab"] = np.arange(n) < n_lab
-        frames.append(frame)
-        next_id += n
-    frame = pd.concat(frames, ignore_index=True)
-    labelled = frame[frame["lab"]].drop(columns="lab").reset_index(drop=True)
-    pool = frame[~frame["lab"]].drop(columns="lab").reset_index(drop=True)
-    return labelled, pool.drop(columns="y"), pool[["id", "y"]]
+    return group_tables((("a", 260, 60, 0.3), ("b", 60, 40, 3.0)), seed=seed, frequency=5.0)
 
 
 def run_loop(labels_tables, options: dict, budget: int = 6, strategy="etal", **kw):
