@@ -270,8 +270,11 @@ def estimate_entropy(
     name = resolve_method(method, n)
     if not np.isfinite(res):
         return EntropyEstimate(float("nan"), n, name, m, tied, 0, res, "constant")
+    # An outside resolution (the dataset's) gives a constant sample a finite, very low
+    # entropy: all its spacings are floored. It keeps the status "constant".
     h, floored = entropy_of_sorted(x, name, m, res, return_floored=True)
-    return EntropyEstimate(float(h), n, name, m, tied, int(floored), res, "ok")
+    status = "constant" if x[0] == x[-1] else "ok"
+    return EntropyEstimate(float(h), n, name, m, tied, int(floored), res, status)
 
 
 def differential_entropy(

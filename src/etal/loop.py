@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import checkpoint as ckpt
+from .bias.scores import entropy_gap  # noqa: F401  (re-exported)
 from .entropy import EntropyEstimate, estimate_entropy, resolve_method
 from .errors import CheckpointError, InputError
 from .oracles import LookupOracle, as_oracle, check_oracle_values
@@ -56,11 +57,6 @@ ESTIMATORS = ("quadrature", "mc")
 NAN = float("nan")
 
 
-def entropy_gap(entropies) -> float:
-    """max − min of the finite entropies (nats); NaN with fewer than two finite values."""
-    values = np.asarray([v for v in entropies if v is not None], dtype=float)
-    values = values[np.isfinite(values)]
-    return float(values.max() - values.min()) if values.size >= 2 else NAN
 
 
 @dataclass

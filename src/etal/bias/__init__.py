@@ -96,8 +96,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .entropy import MIN_SAMPLES, entropy_of_sorted, estimate_entropy, resolve_method
-from .errors import EtalError, InputError
+from ..entropy import MIN_SAMPLES, entropy_of_sorted, estimate_entropy, resolve_method
+from ..errors import EtalError, InputError
 
 __all__ = ["BiasReport", "bias_report", "TABLE_COLUMNS", "REFERENCE_COLUMNS", "CI_METHODS"]
 
@@ -406,7 +406,7 @@ class BiasReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Scores, settings and the per-group table as plain Python types (NaN -> None)."""
-        from .provenance import to_jsonable
+        from ..provenance import to_jsonable
 
         return {
             "group": self.group,
@@ -423,8 +423,8 @@ class BiasReport:
     def save(self, out_dir: str | os.PathLike) -> list[Path]:
         """Write ``bias.csv``, ``bias.json``, ``target_distribution.{png,svg}`` and
         ``group_entropy.{png,svg}`` into ``out_dir``; return the written paths."""
-        from .plots import save_figure
-        from .provenance import atomic_write_text
+        from ..plots import save_figure
+        from ..provenance import atomic_write_text
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -439,7 +439,7 @@ class BiasReport:
     # ---- figures
     def plot_distributions(self):
         """Violin plot of the target per group (ordered as in the table)."""
-        from .plots.bias import plot_target_distributions
+        from ..plots.bias import plot_target_distributions
 
         ordered = {label: self.values.get(label, np.empty(0)) for label in self.table["group"]}
         entropy = dict(zip(self.table["group"], self.table["entropy"]))
@@ -447,7 +447,7 @@ class BiasReport:
 
     def plot_entropy(self):
         """Entropy per group with confidence intervals; title shows ``entropy_gap``."""
-        from .plots.bias import plot_group_entropy
+        from ..plots.bias import plot_group_entropy
 
         return plot_group_entropy(
             self.table,
