@@ -48,18 +48,19 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ..errors import EtalError, InputError, require
+from ..errors import InputError, require
 from ..provenance import atomic_write_bytes, atomic_write_json
+from ._tidy import FetchError, _as_float, _finish, _is_missing, _scalar_columns
 from .element_data import parse_formula, reduced_formula
-from .structures import crystal_system_from_spacegroup, structure_to_json
+from .optimade import normalize_optimade
+from .structures import structure_to_json
 
 __all__ = [
     "CACHE_ENV",
@@ -92,18 +93,6 @@ OPTIMADE_PROVIDERS: dict[str, str] = {
     "mc3d": "https://aiida.materialscloud.org/mc3d/optimade",
     "odbx": "https://optimade.odbx.science",
 }
-#: Provider fields holding a formation energy in eV/atom.
-_OPTIMADE_ENERGY_FIELDS = {
-    "oqmd": "_oqmd_delta_e",
-    "alexandria": "_alexandria_formation_energy_per_atom",
-}
-_TIDY_FIRST = ("id", "formula", "crystal_system", "spacegroup_number", "spacegroup", "formation_energy_per_atom")
-
-
-class FetchError(EtalError):
-    """A database could not be reached or answered with an error (the message says which)."""
-
-
 # --------------------------------------------------------------------------- cache
 
 
@@ -198,80 +187,6 @@ def _cached(
         **info,
     }
     return frame
-
-
-# --------------------------------------------------------------------------- shared tidying
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and value.strip().lower() in ("na", "nan", "none", "null", "")
-
-
-def _as_float(value: Any) -> float:
-    if _is_missing(value) or isinstance(value, bool):
-        return math.nan
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return result if math.isfinite(result) else math.nan
-
-
-def _scalar_columns(records: Sequence[Mapping[str, Any]], skip: Iterable[str]) -> dict[str, np.ndarray]:
-    """Every field whose values are scalars: numbers (with "na" gaps) -> float, else str."""
-    skip = set(skip)
-    names: list[str] = []
-    seen = set()
-    for record in records:
-        for key in record:
-            if key not in seen and key not in skip:
-                seen.add(key)
-                names.append(key)
-    out: dict[str, np.ndarray] = {}
-    for name in names:
-        values = [record.get(name) for record in records]
-        present = [v for v in values if not _is_missing(v)]
-        if any(isinstance(v, (list, tuple, dict)) for v in present) or not present:
-            continue  # tensors, spectra and empty fields are not tidy columns
-        if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in present):
-            out[name] = np.array([_as_float(v) for v in values], dtype=float)
-        else:
-            out[name] = np.array([None if _is_missing(v) else str(v) for v in values], dtype=object)
-    return out
-
-
-def _finish(
-    rows: dict[str, Any], extra: dict[str, np.ndarray], structures: list[str | None] | None
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Assemble, drop rows without a usable space group, order the columns."""
-    frame = pd.DataFrame(rows)
-    for name, values in extra.items():
-        column = name if name not in frame.columns else f"source_{name}"
-        frame[column] = values
-    if structures is not None:
-        frame["structure"] = np.array(structures, dtype=object)
-    crystal = []
-    for number in frame["spacegroup_number"].tolist():
-        try:
-            crystal.append(crystal_system_from_spacegroup(number))
-        except InputError:
-            crystal.append(None)
-    frame["crystal_system"] = np.array(crystal, dtype=object)
-    usable = frame["crystal_system"].notna().to_numpy()
-    dropped = int((~usable).sum())
-    frame = frame.loc[usable].reset_index(drop=True)
-    frame["spacegroup_number"] = frame["spacegroup_number"].astype("int64")
-    frame["id"] = frame["id"].astype(str)
-    first = [c for c in _TIDY_FIRST if c in frame.columns]
-    last = ["structure"] if "structure" in frame.columns else []
-    frame = frame[first + [c for c in frame.columns if c not in first and c not in last] + last]
-    reason = "no space-group number in 1..230 (missing in the source, or no ordered structure to find it from)"
-    info = {"dropped": dropped, "dropped_reason": reason} if dropped else {"dropped": 0}
-    return frame, info
 
 
 # --------------------------------------------------------------------------- JARVIS
@@ -530,110 +445,6 @@ def _optimade_pages(first_url: str, max_entries: int | None) -> list[dict[str, A
         if not data:
             break
     return entries
-
-
-def _optimade_structure(attributes: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """(structure JSON, problem) from OPTIMADE structure attributes."""
-    lattice = attributes.get("lattice_vectors")
-    positions = attributes.get("cartesian_site_positions")
-    species_at_sites = attributes.get("species_at_sites")
-    if not (lattice and positions and species_at_sites):
-        return None, "no lattice_vectors / cartesian_site_positions / species_at_sites"
-    dims = attributes.get("dimension_types")
-    if dims is not None and list(dims) != [1, 1, 1]:
-        return None, f"not periodic in 3-D (dimension_types {dims})"
-    species = {s.get("name"): s for s in attributes.get("species") or [] if isinstance(s, Mapping)}
-    elements = []
-    for name in species_at_sites:
-        entry = species.get(name)
-        if entry is None:
-            symbols = [name]
-            concentration = [1.0]
-        else:
-            symbols = entry.get("chemical_symbols") or [name]
-            concentration = entry.get("concentration") or [1.0]
-        if len(symbols) != 1 or abs(float(concentration[0]) - 1.0) > 1e-8 or symbols[0] in ("X", "vacancy"):
-            return None, f"disordered site species {name!r} ({symbols}, {concentration})"
-        elements.append(symbols[0])
-    try:
-        return structure_to_json(lattice, elements, positions, cartesian=True), None
-    except (TypeError, ValueError):
-        return None, "malformed lattice or positions"
-
-
-def normalize_optimade(
-    entries: Sequence[Mapping[str, Any]],
-    *,
-    provider: str,
-    energy_field: str | None = None,
-    symprec: float = 0.1,
-    angle_tolerance: float = 5.0,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Tidy frame (see the module docstring) and info from OPTIMADE structure entries."""
-    if not entries:
-        raise FetchError("the OPTIMADE query matched no structures; check --filter.")
-    attributes = [dict(e.get("attributes") or {}) for e in entries]
-    energy_field = energy_field or _OPTIMADE_ENERGY_FIELDS.get(provider)
-    structures, problems = zip(*(_optimade_structure(a) for a in attributes))
-    needs_spglib = {k for k, a in enumerate(attributes) if _is_missing(a.get("space_group_it_number"))}
-    found: dict[int, Any] = {}
-    if needs_spglib:
-        from .structures import require_materials, structure_from_json, symmetry_info
-
-        require_materials(
-            f"OPTIMADE provider {provider!r} gives no space_group_it_number, so the space group "
-            f"is found with spglib, which"
-        )
-        for k in sorted(needs_spglib):
-            if structures[k] is None:
-                continue
-            try:
-                found[k] = symmetry_info(
-                    structure_from_json(structures[k]), symprec=symprec, angle_tolerance=angle_tolerance
-                )
-            except InputError:
-                continue  # no space group -> the row is dropped and counted
-    numbers = [
-        (float(found[k].spacegroup_number) if k in found else math.nan)
-        if k in needs_spglib
-        else _as_float(a.get("space_group_it_number"))
-        for k, a in enumerate(attributes)
-    ]
-    symbols = [
-        found[k].spacegroup if k in found else a.get("space_group_symbol_hermann_mauguin")
-        for k, a in enumerate(attributes)
-    ]
-    formulas = []
-    for a in attributes:
-        formula = a.get("chemical_formula_reduced")
-        try:
-            formulas.append(reduced_formula(parse_formula(formula)) if isinstance(formula, str) else None)
-        except InputError:
-            formulas.append(formula)
-    rows = {
-        "id": [str(e.get("id")) for e in entries],
-        "formula": formulas,
-        "spacegroup_number": numbers,
-        "spacegroup": symbols,
-        "formation_energy_per_atom": [_as_float(a.get(energy_field)) if energy_field else math.nan for a in attributes],
-    }
-    prefix = f"_{provider}_"
-    provider_fields = [
-        {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in a.items() if k.startswith("_") and k != energy_field}
-        for a in attributes
-    ]
-    standard = [{k: a.get(k) for k in ("nsites", "nelements") if k in a} for a in attributes]
-    extra = _scalar_columns([{**s, **p} for s, p in zip(standard, provider_fields)], ())
-    extra = {(f"{provider}_{k}" if k in rows else k): v for k, v in extra.items()}
-    frame, info = _finish(rows, extra, list(structures))
-    info["disordered_or_incomplete"] = int(sum(p is not None for p in problems))
-    info["spacegroup_from"] = "spglib" if needs_spglib else "provider"
-    if not energy_field:
-        info["note"] = (
-            f"provider {provider!r} has no known formation-energy field; formation_energy_per_atom "
-            f"is empty. Name the provider's field with energy_field= / --energy-field."
-        )
-    return frame, info
 
 
 def fetch_optimade(
