@@ -26,6 +26,15 @@ from etal.experiment import (
     plan_runs,
     run_experiment,
 )
+from etal.report import write_experiment_report
+
+
+def run_and_report(*args, **kwargs):
+    """run_experiment, then the report (floor 9) rendered from its result, as the CLI does."""
+    result = run_experiment(*args, **kwargs)
+    write_experiment_report(result)
+    return result
+
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "configs"
 GROUP, TARGET, ID = "crystal_system", "formation_energy_per_atom", "id"
@@ -281,7 +290,7 @@ def tiny(subset, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(etal.loop.ETAL, "run", spy_run)
         mp.setattr(etal.oracles.LookupOracle, "__call__", spy_call)
-        result = run_experiment(small_config(), out, data=subset, progress=False)
+        result = run_and_report(small_config(), out, data=subset, progress=False)
     return result, out, seen_pools, revealed
 
 
@@ -451,7 +460,7 @@ def test_early_stop_keeps_the_final_state_is_reported_and_downstream_uses_equal_
         run=RunConfig(strategies=["etal", "random"], budget=40, seeds=1, n_jobs=1),
         downstream=DownstreamConfig(models=["svr"], targets=[TARGET], seeds=1, n_jobs=1, per_group=False),
     )
-    result = run_experiment(cfg, tmp_path, data=subset, progress=False)
+    result = run_and_report(cfg, tmp_path, data=subset, progress=False)
     runs = result.runs.set_index("strategy")
     assert runs.loc["random", "n_acquired"] == 30 and runs.loc["random", "stop_reason"] == "pool exhausted"
     n_etal = runs.loc["etal", "n_acquired"]
@@ -490,7 +499,7 @@ def test_downstream_disabled(subset, tmp_path):
         run=RunConfig(strategies=["random", "balanced"], budget=3, seeds=1, n_jobs=1),
         downstream=DownstreamConfig(enabled=False),
     )
-    run_experiment(cfg, tmp_path, data=subset, progress=False)
+    run_and_report(cfg, tmp_path, data=subset, progress=False)
     html = (tmp_path / "report.html").read_text()
     assert not (tmp_path / "downstream.csv").exists() and "No downstream comparison was run" in html
 
