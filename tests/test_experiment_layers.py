@@ -32,7 +32,12 @@ def test_split_defaults_are_biased_splits_own():
 
 def test_strategy_and_model_names_come_from_their_registries():
     from etal.evaluation import DOWNSTREAM_MODELS, MODEL_NAMES
-    from etal.experiment import STRATEGY_NAMES, DownstreamConfig, ExperimentConfig, RunConfig
+    from etal.experiment import (
+        STRATEGY_NAMES,
+        DownstreamConfig,
+        ExperimentConfig,
+        RunConfig,
+    )
     from etal.strategies import STRATEGIES
 
     assert STRATEGY_NAMES == tuple(STRATEGIES)
@@ -266,3 +271,12 @@ def test_cli_still_names_the_flag_for_a_bad_seed_value(capsys):
     with pytest.raises(SystemExit):
         main(["experiment", "--seeds", "x"])
     assert "--seeds" in capsys.readouterr().err
+
+
+def test_cli_adds_the_flag_to_a_config_file_error(tmp_path, capsys):
+    from etal.cli import main
+
+    missing = tmp_path / "nope.toml"
+    assert main(["experiment", "--config", str(missing), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--config" in err and "nope.toml" in err and "does not exist" in err

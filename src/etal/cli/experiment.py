@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import ClassVar
 
 from ..errors import InputError
 
@@ -157,7 +158,10 @@ def config_from_args(args: argparse.Namespace):
     """The experiment config: ``--config`` (or the defaults), then DATA/columns, then overrides."""
     from ..experiment import ExperimentConfig
 
-    config = ExperimentConfig.from_toml(args.config) if args.config else ExperimentConfig()
+    try:
+        config = ExperimentConfig.from_toml(args.config) if args.config else ExperimentConfig()
+    except InputError as exc:
+        raise InputError(f"--config: {exc}") from None  # the library names the file; the CLI the flag
     if getattr(args, "pool_file", None):
         raise InputError(
             "--pool-file does not apply to 'etal experiment': the experiment splits a fully labelled "
@@ -184,7 +188,7 @@ def experiment_command(args: argparse.Namespace) -> int:
 class ProgressBars:
     """tqdm bars for :func:`etal.experiment.run_experiment`'s progress callback: one bar per stage."""
 
-    _LABELS = {"runs": ("experiment runs (strategy x seed)", "run"), "downstream": ("downstream fits", "fit")}
+    _LABELS: ClassVar[dict[str, tuple[str, str]]] = {"runs": ("experiment runs (strategy x seed)", "run"), "downstream": ("downstream fits", "fit")}
 
     def __init__(self) -> None:
         self._bars: dict = {}

@@ -139,11 +139,11 @@ class ExperimentResult:
     depleted_paired: pd.DataFrame | None = None
     depleted_note: str = ""
     report_path: Path | None = None
-    dataset: Any = None
-    splits: dict[int, Any] = field(default_factory=dict)
+    dataset: Any = field(default=None, repr=False)
+    splits: dict[int, Any] = field(default_factory=dict, repr=False)
     figures: dict[str, Path] = field(default_factory=dict)
-    seeds_info: dict[str, Any] = field(default_factory=dict)
-    depleted_info: dict[str, Any] = field(default_factory=dict)
+    seeds_info: dict[str, Any] = field(default_factory=dict, repr=False)
+    depleted_info: dict[str, Any] = field(default_factory=dict, repr=False)
     manifest: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def add_output(self, path: Path, *, stage: str | None = None, seconds: float | None = None) -> Path:
