@@ -26,6 +26,15 @@ from etal.experiment import (
     plan_runs,
     run_experiment,
 )
+from etal.report import write_experiment_report
+
+
+def run_and_report(*args, **kwargs):
+    """run_experiment, then the report (floor 9) rendered from its result, as the CLI does."""
+    result = run_experiment(*args, **kwargs)
+    write_experiment_report(result)
+    return result
+
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "configs"
 GROUP, TARGET, ID = "crystal_system", "formation_energy_per_atom", "id"
@@ -281,7 +290,7 @@ def tiny(subset, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(etal.loop.ETAL, "run", spy_run)
         mp.setattr(etal.oracles.LookupOracle, "__call__", spy_call)
-        result = run_experiment(small_config(), out, data=subset, progress=False)
+        result = run_and_report(small_config(), out, data=subset, progress=False)
     return result, out, seen_pools, revealed
 
 
@@ -451,7 +460,7 @@ def test_early_stop_keeps_the_final_state_is_reported_and_downstream_uses_equal_
         run=RunConfig(strategies=["etal", "random"], budget=40, seeds=1, n_jobs=1),
         downstream=DownstreamConfig(models=["svr"], targets=[TARGET], seeds=1, n_jobs=1, per_group=False),
     )
-    result = run_experiment(cfg, tmp_path, data=subset, progress=False)
+    result = run_and_report(cfg, tmp_path, data=subset, progress=False)
     runs = result.runs.set_index("strategy")
     assert runs.loc["random", "n_acquired"] == 30 and runs.loc["random", "stop_reason"] == "pool exhausted"
     n_etal = runs.loc["etal", "n_acquired"]
@@ -490,7 +499,7 @@ def test_downstream_disabled(subset, tmp_path):
         run=RunConfig(strategies=["random", "balanced"], budget=3, seeds=1, n_jobs=1),
         downstream=DownstreamConfig(enabled=False),
     )
-    run_experiment(cfg, tmp_path, data=subset, progress=False)
+    run_and_report(cfg, tmp_path, data=subset, progress=False)
     html = (tmp_path / "report.html").read_text()
     assert not (tmp_path / "downstream.csv").exists() and "No downstream comparison was run" in html
 
@@ -548,3 +557,44 @@ def test_batches_count_acquisitions_not_loop_iterations(subset, tmp_path):
     result = run_experiment(cfg, tmp_path, data=subset, progress=False)
     assert sorted(result.trajectory["iteration"].unique()) == [0, 3, 6, 7]
     assert result.runs["n_acquired"].item() == 7 and not result.runs["stopped_early"].item()
+
+
+# ------------------------------------------------------------------------ progress, report floor
+
+
+def test_progress_goes_to_the_callers_callback_and_the_library_draws_no_bar(subset, tmp_path, capfd):
+    cfg = ExperimentConfig(
+        split=SplitConfig(pool_size=120, seed=0),
+        run=RunConfig(strategies=["etal", "random"], budget=3, seeds=2, n_jobs=1),
+        downstream=DownstreamConfig(models=["svr"], targets=[TARGET], seeds=2, n_jobs=1, per_group=False),
+    )
+    events = []
+    result = run_experiment(cfg, tmp_path, data=subset, progress=lambda *e: events.append(e))
+    captured = capfd.readouterr()
+    assert captured.err == "" and "it/s" not in captured.out  # no tqdm output from the library
+    runs = [e for e in events if e[0] == "runs"]
+    fits = [e for e in events if e[0] == "downstream"]
+    n_runs = len(result.runs)
+    assert [(d, t) for _, d, t, _ in runs] == [(i, n_runs) for i in range(1, n_runs + 1)]
+    finished = {detail for *_, detail in runs}
+    assert finished == {f"{r.strategy} seed {r.seed}" for r in result.runs.itertuples()}
+    n_fits = 2 * 1 * 1 * 2  # strategies x models x targets x model seeds
+    assert [(d, t) for _, d, t, _ in fits] == [(i, n_fits) for i in range(1, n_fits + 1)]
+    with pytest.raises(InputError, match="progress must be a callable"):
+        run_experiment(cfg, tmp_path / "again", data=subset, progress="yes")
+
+
+def test_the_report_is_rendered_from_the_result_and_recorded_in_the_manifest(subset, tmp_path):
+    cfg = small_config(budget=3, seeds=1)
+    cfg.downstream.enabled = False
+    result = run_experiment(cfg, tmp_path, data=subset)
+    assert not (tmp_path / "report.html").exists() and result.report_path is None
+    before = json.loads((tmp_path / "manifest.json").read_text())
+    assert before["status"] == "finished" and "report.html" not in before["outputs"]
+    path = write_experiment_report(result)
+    assert path == tmp_path / "report.html" == result.report_path and path in result.files
+    after = json.loads((tmp_path / "manifest.json").read_text())
+    assert "report.html" in after["outputs"] and after["timings"]["report"] >= 0
+    assert set(before["outputs"]) < set(after["outputs"]) and after["runs"] == before["runs"]
+    html = path.read_text()
+    assert result.summary_text.split("\n\n")[0].split(";")[0] in html.replace("&#x27;", "'")

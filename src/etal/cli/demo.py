@@ -41,8 +41,8 @@ def demo_command(args: argparse.Namespace) -> int:
     import dataclasses
 
     from ..errors import InputError
-    from ..experiment import demo_config, run_experiment
-    from .experiment import print_result
+    from ..experiment import demo_config
+    from .experiment import run_and_report
 
     config = demo_config(quick=args.quick)
     if args.n_jobs is not None:
@@ -53,9 +53,5 @@ def demo_command(args: argparse.Namespace) -> int:
             run=dataclasses.replace(config.run, n_jobs=args.n_jobs),
             downstream=dataclasses.replace(config.downstream, n_jobs=args.n_jobs),
         )
-    arguments = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"}
-    result = run_experiment(
-        config, args.out, progress=not args.no_progress, command="etal demo", arguments=arguments
-    )
-    print_result(result, "etal demo")
+    run_and_report(config, args, "etal demo")
     return 0

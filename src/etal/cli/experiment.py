@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import ClassVar
 
 from ..errors import InputError
 
@@ -65,11 +66,14 @@ def add_experiment_overrides(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--estimator", choices=("quadrature", "mc"),
                        help="expected-entropy estimator of ET-AL (mc = the paper's Monte Carlo)")
     group.add_argument("--seeds", type=_seeds, metavar="SEEDS",
-                       help="loop seeds on one split: a count (5 = seeds 0..4) or a list (0,3,7); "
-                       "replaces [split] seeds")
+                       help="LOOP seeds, all on ONE split (the split is made once, with [split] seed): "
+                       "each seed repeats the random and balanced runs with other random picks; etal and "
+                       "uncertainty run once unless they need random draws. A count (5 = seeds 0..4) or a "
+                       "list (0,3,7). Sets [run] seeds and clears [split] seeds")
     group.add_argument("--split-seeds", type=_seeds, metavar="SEEDS",
-                       help="one split per seed, every strategy once on each (count or list); "
-                       "replaces [run] seeds")
+                       help="SPLIT seeds: one biased split (test set, labelled set, pool) per seed, every "
+                       "strategy runs once on each with the split seed as its loop seed. A count (5 = "
+                       "seeds 0..4) or a list (0,3,7). Sets [split] seeds and clears [run] seeds")
     group.add_argument("--downstream-seeds", type=_seeds, metavar="SEEDS",
                        help="model seeds R of the downstream fits (count or list)")
     group.add_argument("--models", type=_names, metavar="LIST",
@@ -154,7 +158,10 @@ def config_from_args(args: argparse.Namespace):
     """The experiment config: ``--config`` (or the defaults), then DATA/columns, then overrides."""
     from ..experiment import ExperimentConfig
 
-    config = ExperimentConfig.from_toml(args.config) if args.config else ExperimentConfig()
+    try:
+        config = ExperimentConfig.from_toml(args.config) if args.config else ExperimentConfig()
+    except InputError as exc:
+        raise InputError(f"--config: {exc}") from None  # the library names the file; the CLI the flag
     if getattr(args, "pool_file", None):
         raise InputError(
             "--pool-file does not apply to 'etal experiment': the experiment splits a fully labelled "
@@ -173,14 +180,52 @@ def config_from_args(args: argparse.Namespace):
 
 
 def experiment_command(args: argparse.Namespace) -> int:
-    from ..experiment import run_experiment
-
     config = config_from_args(args)
-    result = run_experiment(
-        config, args.out, progress=not args.no_progress, command="etal experiment", arguments=_arguments(args)
-    )
-    print_result(result, "etal experiment")
+    run_and_report(config, args, "etal experiment")
     return 0
+
+
+class ProgressBars:
+    """tqdm bars for :func:`etal.experiment.run_experiment`'s progress callback: one bar per stage."""
+
+    _LABELS: ClassVar[dict[str, tuple[str, str]]] = {"runs": ("experiment runs (strategy x seed)", "run"), "downstream": ("downstream fits", "fit")}
+
+    def __init__(self) -> None:
+        self._bars: dict = {}
+
+    def __call__(self, stage: str, done: int, total: int, detail: str) -> None:
+        from tqdm.auto import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None:
+            desc, unit = self._LABELS.get(stage, (stage, "step"))
+            bar = self._bars[stage] = tqdm(total=total, desc=desc, unit=unit)
+        if detail:
+            bar.set_postfix_str(detail, refresh=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    def close(self) -> None:
+        """Close any bar left open (e.g. after an error)."""
+        for bar in self._bars.values():
+            bar.close()
+
+
+def run_and_report(config, args: argparse.Namespace, command: str):
+    """Run the experiment (bars unless ``--no-progress``), render report.html, print the summary."""
+    from ..experiment import run_experiment
+    from ..report import write_experiment_report
+
+    bars = None if args.no_progress else ProgressBars()
+    try:
+        result = run_experiment(config, args.out, progress=bars, command=command, arguments=_arguments(args))
+    finally:
+        if bars is not None:
+            bars.close()
+    write_experiment_report(result)
+    print_result(result, command)
+    return result
 
 
 def print_result(result, command: str) -> None:
