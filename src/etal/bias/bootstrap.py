@@ -76,7 +76,7 @@ Choices (the paper is silent on them):
   ``numpy.random.default_rng(seed)`` stream; ``"smoothed"`` uses the two child streams
   of ``numpy.random.SeedSequence(seed).spawn(2)`` (indices; jitter), so its results do
   not depend on batching.
-* Large groups (more than ``subsample`` = 50,000 labelled values by default): resampling
+* Large groups (more than ``subsample`` = 20,000 labelled values by default): resampling
   all n values a thousand times costs O(n log n) per replicate (59 s of a 64 s report
   on a 3-million-row table). Such a group is bootstrapped on a random subsample of k
   values drawn without replacement (from the index stream), and each replicate's
@@ -112,7 +112,7 @@ __all__ = [
 #: module docstring for what each does and how well it covers the true entropy.
 CI_METHODS: tuple[str, ...] = ("smoothed", "percentile", "basic")
 #: Groups larger than this are bootstrapped on a subsample of this size (see above).
-SUBSAMPLE_SIZE = 50_000
+SUBSAMPLE_SIZE = 20_000
 
 # Bound on the number of float64 elements of one bootstrap batch (about 16 MB); the
 # estimators make a few temporaries of this size.

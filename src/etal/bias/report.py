@@ -77,12 +77,12 @@ def _group_values(dataset) -> tuple[dict[str, np.ndarray], int]:
     """Sorted labelled target values per group (labels in sorted order), and their count."""
     labelled = dataset.labelled
     y = labelled[dataset.target_col].to_numpy(dtype=float)
-    g = labelled[dataset.group_col].to_numpy()
-    order = np.lexsort((y, g))  # by group, then value: one sort for all groups
-    g, y = g[order], y[order]
-    labels, starts = np.unique(g, return_index=True)
-    bounds = list(starts[1:]) + [len(g)]
-    return {str(lab): y[a:b] for lab, a, b in zip(labels, starts, bounds)}, int(len(y))
+    codes, labels = pd.factorize(labelled[dataset.group_col], sort=True)
+    order = np.lexsort((y, codes))  # by group, then value: one sort on numbers for all groups
+    y = y[order]
+    bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
+    values = {str(lab): y[bounds[i] : bounds[i + 1]] for i, lab in enumerate(labels)}
+    return values, int(len(y))
 
 
 def _deprecated(value: Any, old_name: str, new_name: str, old_value: Any) -> Any:

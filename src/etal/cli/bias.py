@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         ci_method=args.ci_method,
         seed=args.seed,
         reference=reference,
+        progress=True,
     )
 
     out = Path(args.out)

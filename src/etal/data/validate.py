@@ -55,7 +55,7 @@ class Validated:
 
 def clean_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """A copy with ``str`` column names and a RangeIndex; duplicate names are an error."""
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # columns are replaced, never written into
     frame.columns = [str(c) for c in frame.columns]
     dup = frame.columns[frame.columns.duplicated()].unique().tolist()
     if dup:
@@ -192,7 +192,7 @@ def attach_pool(
                 f"column, and put labelled rows in {source}.",
                 param="pool_path",
             )
-    pool = pool.copy()
+    pool = pool.copy(deep=False)
     pool[target_col] = np.nan
     segments.append(Segment(Path(str(pool_source)).name, len(main), len(main) + len(pool)))
     frame = pd.concat([main, pool], ignore_index=True, sort=False) if len(pool) else main
@@ -348,7 +348,7 @@ def validate_table(
     id_col, ids = check_ids(frame, id_col, sources, locate)
     converted = check_features(frame, features, sources, locate, chosen_by_default=feature_cols is None)
 
-    out = frame.copy()
+    out = frame.copy(deep=False)
     out[target_col] = target
     # Labels as str (stripped: "cubic" and " cubic" after a comma are the same group).
     out[group_col] = frame[group_col].astype(str).str.strip()
