@@ -85,6 +85,16 @@ def _looks_like_data(value: str) -> bool:
     return os.path.isfile(value) or lowered.endswith(SUPPORTED_SUFFIXES) or lowered in list_datasets()
 
 
+class _Data(argparse.Action):
+    """The ``DATA`` positional; when argparse fills it with its default (no value left),
+    a table already taken from the end of ``--feature-cols`` stays."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values == self.default and getattr(namespace, self.dest, None) is not None:
+            return
+        setattr(namespace, self.dest, values)
+
+
 class _FeatureColumns(argparse.Action):
     """``--feature-cols A B ...`` (repeatable; items may be comma-separated). A last item
     naming a table, given before any ``DATA``, is ``DATA``: so both ``DATA --feature-cols
@@ -119,6 +129,7 @@ def add_data_arguments(
         "data",
         nargs="?",
         default=None,
+        action=_Data,
         metavar="DATA",
         help=(
             f"table file (.csv, .csv.gz, .tsv, .parquet, .jsonl, .ndjson, .json) or embedded "
