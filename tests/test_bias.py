@@ -12,8 +12,8 @@ import scipy.stats as st
 
 import etal.bias.bootstrap as bias_module
 from etal.bias import CI_METHODS, REFERENCE_COLUMNS, TABLE_COLUMNS, bias_report
-from etal.datasets import load_dataset
 from etal.bias.scores import dataset_resolution
+from etal.datasets import load_dataset
 from etal.entropy import estimate_entropy
 from etal.errors import InputError, TiedValuesError
 
@@ -561,6 +561,7 @@ def test_json_csv_and_figures(tmp_path, oqmd8_report) -> None:
     assert data["group"] == "family" and data["target"] == "bandgap"
     assert [g["group"] for g in data["groups"]] == report.table["group"].tolist()
     boride = next(g for g in data["groups"] if g["group"] == "boride")
+    assert boride["status"] == "constant" and boride["rank"] == 1 and boride["entropy"] < 0
     sulfide = next(g for g in data["groups"] if g["group"] == "sulfide")
     assert sulfide["entropy"] is None and sulfide["rank"] is None and sulfide["n"] == 3
     assert data["settings"]["n_bootstrap"] == 50 and data["settings"]["seed"] == 0

@@ -249,7 +249,7 @@ def test_closed_stdout_ends_quietly(tmp_path) -> None:
     try:
         done = subprocess.run(
             [sys.executable, "-m", "etal", "bias", "--bootstrap", "0", "--out", str(tmp_path / "o")],
-            stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=300, text=True,
+            stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=300, text=True, check=False,
         )  # fmt: skip
     finally:
         os.close(write_end)
@@ -260,7 +260,7 @@ def test_closed_stdout_ends_quietly(tmp_path) -> None:
 def test_bias_head_pipe_has_no_traceback(tmp_path) -> None:
     env = {**os.environ, "PYTHONPATH": SRC, "MPLBACKEND": "Agg"}
     cmd = f"'{sys.executable}' -m etal bias --bootstrap 0 --out '{tmp_path / 'o'}' | head -1"
-    done = subprocess.run(["bash", "-c", cmd], capture_output=True, env=env, timeout=300, text=True)
+    done = subprocess.run(["bash", "-c", cmd], capture_output=True, env=env, timeout=300, text=True, check=False)
     assert done.stdout.startswith("Entropy of 'formation_energy_per_atom'")
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
 

@@ -98,6 +98,7 @@ from ..entropy import entropy_of_sorted, window_length
 
 __all__ = [
     "CI_METHODS",
+    "DESCRIPTIONS",
     "SUBSAMPLE_SIZE",
     "GroupBootstrap",
     "bootstrap_entropies",
@@ -126,6 +127,18 @@ _KERNEL_REACH = 8.0
 # Grid step of the smoothed density's entropy, in bandwidths, and a cap on grid points.
 _GRID_STEP = 1.0 / 40.0
 _GRID_POINTS_MAX = 1 << 22
+
+
+#: One-line description of each interval method (stored in the report's settings).
+DESCRIPTIONS: dict[str, str] = {
+    "smoothed": "smoothed bootstrap (resample + Gaussian jitter, bandwidth "
+    f"{_SMOOTHING_FACTOR} x Silverman's rule per group), pivotal interval centred on the "
+    "kernel density's entropy; groups resampled independently",
+    "percentile": "percentile; groups resampled independently; spacing floor fixed at "
+    "the dataset's resolution",
+    "basic": "basic (reverse percentile); groups resampled independently; spacing floor "
+    "fixed at the dataset's resolution",
+}
 
 
 def bootstrap_entropies(

@@ -30,7 +30,8 @@ import pandas as pd
 
 from ..entropy import MIN_SAMPLES, estimate_entropy, resolve_method
 from ..errors import EtalError, InputError, TiedValuesError
-from .bootstrap import _SMOOTHING_FACTOR, CI_METHODS, SUBSAMPLE_SIZE, bootstrap_groups, interval
+from .bootstrap import CI_METHODS, DESCRIPTIONS, SUBSAMPLE_SIZE, bootstrap_groups, interval
+from .inputs import as_dataset, group_values
 from .scores import dataset_resolution, entropy_deficit, entropy_gap
 
 __all__ = ["BiasReport", "bias_report", "TABLE_COLUMNS", "REFERENCE_COLUMNS", "CI_METHODS"]
@@ -44,45 +45,6 @@ TABLE_COLUMNS: tuple[str, ...] = (
 REFERENCE_COLUMNS: tuple[str, ...] = ("reference_n", "reference_entropy", "entropy_deficit")
 # Statuses whose entropy is finite and counts in the scores.
 _SCORED = ("ok", "constant")
-
-
-# --------------------------------------------------------------------------- input
-
-
-def _is_dataset(obj: Any) -> bool:
-    # Duck-typed: any object with the Dataset's attributes (no import of a concrete class).
-    return not isinstance(obj, pd.DataFrame) and all(
-        hasattr(obj, name) for name in ("frame", "group_col", "target_col", "labelled")
-    )
-
-
-def _as_dataset(data: Any, group_col: str | None, target_col: str | None, what: str):
-    """A validated Dataset: ``data`` itself (columns overridden if named), or a
-    DataFrame validated through :func:`etal.data.load_data` (no features needed)."""
-    from ..data import load_data
-
-    if _is_dataset(data):
-        if group_col in (None, data.group_col) and target_col in (None, data.target_col):
-            return data
-        data = data.frame  # other columns of the same table: validate those
-    if not isinstance(data, pd.DataFrame):
-        raise InputError(
-            f"the {what} must be a pandas DataFrame or an etal Dataset, got "
-            f"{type(data).__name__}; load a file with etal.data.load_data(path) first"
-        )
-    return load_data(data, group_col=group_col, target_col=target_col, feature_cols=[])
-
-
-def _group_values(dataset) -> tuple[dict[str, np.ndarray], int]:
-    """Sorted labelled target values per group (labels in sorted order), and their count."""
-    labelled = dataset.labelled
-    y = labelled[dataset.target_col].to_numpy(dtype=float)
-    codes, labels = pd.factorize(labelled[dataset.group_col], sort=True)
-    order = np.lexsort((y, codes))  # by group, then value: one sort on numbers for all groups
-    y = y[order]
-    bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
-    values = {str(lab): y[bounds[i] : bounds[i + 1]] for i, lab in enumerate(labels)}
-    return values, int(len(y))
 
 
 def _deprecated(value: Any, old_name: str, new_name: str, old_value: Any) -> Any:
@@ -391,9 +353,9 @@ def bias_report(
     _check_settings(n_bootstrap, confidence, ties, window, method, ci_method)
     if int(subsample) < MIN_SAMPLES * 2:
         raise InputError(f"subsample must be at least {2 * MIN_SAMPLES}, got {subsample!r}", param="subsample")
-    dataset = _as_dataset(data, group_col, target_col, "data")
+    dataset = as_dataset(data, group_col, target_col, "data")
     group_col, target_col, source = dataset.group_col, dataset.target_col, str(dataset.source)
-    values, n_labelled = _group_values(dataset)
+    values, n_labelled = group_values(dataset)
     resolution = dataset_resolution(np.concatenate(list(values.values())))
     notes: list[str] = []
 
@@ -441,7 +403,9 @@ def bias_report(
 
     reference_info = None
     if reference is not None:
-        reference_info = _compare_with_reference(
+        from .reference import compare_with_reference
+
+        reference_info = compare_with_reference(
             rows, values, notes, reference, reference_group_col, reference_target_col,
             group_col, target_col, method=method, window=window,
         )  # fmt: skip
@@ -473,7 +437,7 @@ def bias_report(
         "confidence": float(confidence),
         "seed": seed,
         "ci_method": ci_method,
-        "bootstrap": _BOOTSTRAP_DESCRIPTION[ci_method],
+        "bootstrap": DESCRIPTIONS[ci_method],
         "subsample": int(subsample),
         "entropy_std_ddof": 0,
         "reference": reference_info,
@@ -565,79 +529,10 @@ def _explain_statuses(table: pd.DataFrame, window, resolution: float, notes: lis
         )
 
 
-def _compare_with_reference(
-    rows, values, notes, reference, reference_group_col, reference_target_col, group_col, target_col,
-    *, method, window,
-) -> dict[str, Any]:  # fmt: skip
-    """Add the reference columns to ``rows`` (and rows for groups only the reference has)."""
-    if reference_group_col is None and not _has_default(reference, "group"):
-        reference_group_col = group_col
-    if reference_target_col is None and not _has_default(reference, "target"):
-        reference_target_col = target_col
-    try:
-        ref = _as_dataset(reference, reference_group_col, reference_target_col, "reference")
-    except InputError as exc:
-        param = {"group_col": "reference_group_col", "target_col": "reference_target_col"}.get(exc.param, exc.param)
-        raise InputError(
-            f"{exc} (in the reference table; name its columns with reference_group_col= and "
-            f"reference_target_col=)",
-            param=param,
-        ) from exc
-    rvalues, rn = _group_values(ref)
-    rres = dataset_resolution(np.concatenate(list(rvalues.values())))
-    restimates = {
-        label: estimate_entropy(x, method=method, window=window, ties="floor", resolution=rres)
-        for label, x in rvalues.items()
-    }
-    for row in rows:
-        r = restimates.get(row["group"])
-        row["reference_n"] = r.n if r else 0
-        row["reference_entropy"] = r.entropy if r else np.nan
-        row["entropy_deficit"] = (r.entropy - row["entropy"]) if r else np.nan
-    absent = [label for label in rvalues if label not in values]
-    for label in absent:
-        r = restimates[label]
-        rows.append(
-            {
-                "group": label, "n": 0, "entropy": np.nan, "ci_low": np.nan,
-                "ci_high": np.nan, "status": "too_few", "ties": 0, "floored": 0,
-                "method": None, "window": None, "target_min": np.nan,
-                "target_median": np.nan, "target_max": np.nan,
-                "reference_n": r.n, "reference_entropy": r.entropy,
-                "entropy_deficit": np.nan,
-            }
-        )  # fmt: skip
-    if absent:
-        notes.append(
-            f"group(s) present in the reference but with no labelled row here: "
-            f"{', '.join(map(str, absent))}"
-        )
-    return {"source": str(ref.source), "group": ref.group_col, "target": ref.target_col, "n_labelled": rn}
-
-
-_BOOTSTRAP_DESCRIPTION = {
-    "smoothed": "smoothed bootstrap (resample + Gaussian jitter, bandwidth "
-    f"{_SMOOTHING_FACTOR} x Silverman's rule per group), pivotal interval centred on the "
-    "kernel density's entropy; groups resampled independently",
-    "percentile": "percentile; groups resampled independently; spacing floor fixed at "
-    "the dataset's resolution",
-    "basic": "basic (reverse percentile); groups resampled independently; spacing floor "
-    "fixed at the dataset's resolution",
-}
-
-
 def _listing(items, limit: int = 10) -> str:
     items = list(items)
     more = f" and {len(items) - limit} more (see the table)" if len(items) > limit else ""
     return ", ".join(items[:limit]) + more
-
-
-def _has_default(data: Any, role: str) -> bool:
-    if _is_dataset(data):
-        return getattr(data, f"{role}_col", None) is not None
-    if isinstance(data, pd.DataFrame):
-        return bool((data.attrs.get("etal") or {}).get(role))
-    return False
 
 
 def _build_table(rows: list[dict], with_reference: bool) -> pd.DataFrame:

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-
 __all__ = ["plot_group_entropy", "plot_target_distributions"]
 
 _OK_COLOUR = "#1f77b4"
