@@ -178,6 +178,13 @@ def test_semicolon_and_decimal_comma_csv(tmp_path) -> None:
     assert load_table(plain, group_col="family", target_col="gap").frame["note"].tolist() == ["a;b;c", "d;e"]
 
 
+def test_undetected_delimiter_is_explained() -> None:
+    # A frame built from a misread file: one column holding the whole header.
+    frame = pd.DataFrame({"mat_id;family;gap": ["m1;ox;0.5", "m2;ni;0.7"]})
+    with pytest.raises(InputError, match=r"no group column 'family'.*separated by ';'.*delimiter"):
+        load_data(frame, group_col="family", target_col="gap")
+
+
 def test_default_features_warn_about_a_column_with_a_stray_string(tmp_path) -> None:
     path = tmp_path / "t.csv"
     rows = [f"m{i},ox,{i / 10},{i * 2},{i % 3}" for i in range(8)]

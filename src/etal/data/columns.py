@@ -78,6 +78,16 @@ def missing_column_error(
         close.append(lower[column.lower()])
     close += [c for c in difflib.get_close_matches(column, available, n=3, cutoff=0.6) if c not in close]
     suggestion = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    for name in available:
+        for sep in (";", "\t", "|", ","):
+            if sep in name and column in [part.strip() for part in name.split(sep)]:
+                # e.g. a ';'-separated file read with ',': one column named 'id;family;f1'
+                suggestion += (
+                    f" The column {name!r} holds several names separated by {sep!r}: the "
+                    f"file's delimiter was not recognised; save the table with ',' between "
+                    f"fields (and '.' as decimal point)."
+                )
+                break
     return InputError(
         f"{source}: no {role} column {column!r}.{suggestion} Available columns: "
         f"{', '.join(available) if available else '(none)'}. {hint}",
