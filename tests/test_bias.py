@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import scipy.stats as st
 
-import etal.bias as bias_module
+import etal.bias.bootstrap as bias_module
 from etal.bias import CI_METHODS, REFERENCE_COLUMNS, TABLE_COLUMNS, bias_report
+from etal.bias.scores import dataset_resolution
 from etal.datasets import load_dataset
 from etal.entropy import estimate_entropy
 from etal.errors import InputError, TiedValuesError
@@ -122,12 +123,16 @@ def test_tied_values_are_floored_where_scipy_gives_minus_inf() -> None:
     assert table.loc["tied", "status"] == "ok"
     assert table.loc["tied", "floored"] > 0 and table.loc["tied", "ties"] == 6
     assert np.isfinite(table.loc["tied", "entropy"])
-    # By hand: Ebrahimi (n=13, m=4) with the zero spacings set to the resolution, 1.0.
+    # By hand: Ebrahimi (n=13, m=4) with the zero spacings set to the resolution.
     n, m = 13, 4
     padded = np.r_[[tied[0]] * m, tied, [tied[-1]] * m]
     spacing = padded[2 * m :] - padded[: -2 * m]
     assert (spacing == 0).sum() == table.loc["tied", "floored"] == 3
-    spacing[spacing == 0] = 1.0
+    # Zero spacings are floored at the DATASET's resolution (smallest positive gap of the
+    # whole target column), not the group's own (1.0): every group on one footing.
+    r = dataset_resolution(frame["y"])
+    assert r < 1.0
+    spacing[spacing == 0] = r
     i = np.arange(1, n + 1)
     c = np.where(i <= m, 1 + (i - 1) / m, np.where(i >= n - m + 1, 1 + (n - i) / m, 2.0))
     by_hand = np.mean(np.log(n * spacing / (c * m)))
@@ -146,29 +151,40 @@ def test_other_grouping_statuses_and_gap() -> None:
     report = bias_report(frame, "family", "bandgap", n_bootstrap=300, seed=1)
     table = report.table.set_index("group")
     assert table.loc["sulfide", "status"] == "too_few"
-    assert table.loc["boride", "status"] == "constant"
-    for name in ("sulfide", "boride"):
-        assert math.isnan(table.loc[name, "entropy"])
-        assert math.isnan(table.loc[name, "ci_low"])
-        assert table.loc[name, "rank"] is pd.NA
+    assert math.isnan(table.loc["sulfide", "entropy"]) and table.loc["sulfide", "rank"] is pd.NA
+    # The constant group (8 x 0.5) is the least diverse group there is: its spacings are
+    # all floored at the dataset's resolution r, so by hand its entropy is
+    # mean(log(n r / (c m))) with Ebrahimi's c (n=8 <= 10: van Es; computed by entropy).
+    r = dataset_resolution(frame["bandgap"])
+    boride = table.loc["boride"]
+    assert boride["status"] == "constant" and boride["rank"] == 1
+    assert boride["entropy"] == pytest.approx(estimate_entropy(np.full(8, 0.5), resolution=r).entropy)
+    assert boride["entropy"] < np.log(r) + 3  # about log of the resolution: far below the rest
+    assert math.isnan(boride["ci_low"])  # no interval for a group that resamples to itself
     ok = ["oxide", "nitride", "carbide"]
     assert set(table.index[table["status"] == "ok"]) == set(ok)
-    # ok groups first (by entropy), then the others
-    assert report.table["status"].tolist()[:3] == ["ok"] * 3
-    assert report.table["group"].tolist()[3:] == ["boride", "sulfide"]
+    # groups with an entropy first (by entropy: the constant one lowest), then the others
+    assert report.table["group"].tolist()[0] == "boride"
+    assert report.table["status"].tolist()[1:4] == ["ok"] * 3
+    assert report.table["group"].tolist()[4:] == ["sulfide"]
+    # Tie-free groups: the dataset's resolution changes nothing, still SciPy's value.
     expected = {g: st.differential_entropy(frame.loc[frame.family == g, "bandgap"]) for g in ok}
     for g in ok:
         assert table.loc[g, "entropy"] == pytest.approx(expected[g], abs=1e-10)
     s = report.scores
-    assert s["entropy_gap"] == pytest.approx(max(expected.values()) - min(expected.values()))
-    assert s["most_underrepresented"] == "nitride"
-    assert s["n_groups"] == 5 and s["n_groups_ok"] == 3 and s["n_labelled"] == len(frame)
+    h = [*expected.values(), boride["entropy"]]
+    assert s["entropy_gap"] == pytest.approx(max(h) - min(h))
+    assert s["entropy_deficit"] == pytest.approx(np.mean(max(h) - np.array(h)))
+    assert s["most_underrepresented"] == "boride"
+    assert s["n_groups"] == 5 and s["n_groups_ok"] == 4 and s["n_labelled"] == len(frame)
     assert "sulfide (n=3)" in s["note"] and "boride" in s["note"]
+    assert "most under-represented: boride" in report.summary_lines()
     # Not guaranteed for the pivotal interval (it is shifted by the estimated bias), but
     # here the bias is small next to the spread, so the estimate lies inside.
     for g in ok:
         assert table.loc[g, "ci_low"] <= table.loc[g, "entropy"] <= table.loc[g, "ci_high"]
     assert s["entropy_gap_ci_low"] <= s["entropy_gap"] <= s["entropy_gap_ci_high"]
+    assert s["entropy_deficit_ci_low"] <= s["entropy_deficit"] <= s["entropy_deficit_ci_high"]
 
 
 def test_unlabelled_rows_are_ignored() -> None:
@@ -212,9 +228,10 @@ def naive_bootstrap(values_by_group: dict, n_bootstrap: int, seed: int) -> dict:
     """One resample at a time with the documented protocol (independent of batching)."""
     rng = np.random.default_rng(seed)
     out = {}
+    r = dataset_resolution(np.concatenate(list(values_by_group.values())))
     for label in sorted(values_by_group):
         x = np.sort(values_by_group[label])
-        est = estimate_entropy(x)
+        est = estimate_entropy(x, resolution=r)  # every group on the dataset's resolution
         if est.status != "ok":
             continue
         idx = rng.integers(0, x.size, size=(n_bootstrap, x.size))
@@ -256,9 +273,10 @@ def naive_smoothed_bootstrap(values_by_group: dict, n_bootstrap: int, seed: int)
     """Smoothed replicates one at a time, and each group's KDE entropy by quadrature."""
     index_rng, noise_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     replicates, world = {}, {}
+    r = dataset_resolution(np.concatenate(list(values_by_group.values())))
     for label in sorted(values_by_group):
         x = np.sort(values_by_group[label])
-        est = estimate_entropy(x)
+        est = estimate_entropy(x, resolution=r)  # every group on the dataset's resolution
         if est.status != "ok":
             continue
         b = silverman_half(x)
@@ -270,6 +288,17 @@ def naive_smoothed_bootstrap(values_by_group: dict, n_bootstrap: int, seed: int)
         replicates[label] = np.array(reps)
         world[label] = kde_entropy_by_quadrature(x, b)
     return replicates, world
+
+
+def constant_rows(values_by_group: dict, n_bootstrap: int) -> list:
+    """A constant group resamples to itself: its replicates are its (floored) entropy."""
+    r = dataset_resolution(np.concatenate(list(values_by_group.values())))
+    out = []
+    for x in values_by_group.values():
+        est = estimate_entropy(x, resolution=r)
+        if est.status == "constant":
+            out.append(np.full(n_bootstrap, est.entropy))
+    return out
 
 
 def with_tiny_group() -> pd.DataFrame:
@@ -296,7 +325,7 @@ def test_plain_bootstrap_equals_naive_loop_and_is_chunked(monkeypatch, ci_method
             lo, hi = 2 * h - hi, 2 * h - lo
         assert table.loc[label, "ci_low"] == pytest.approx(lo, abs=1e-12)
         assert table.loc[label, "ci_high"] == pytest.approx(hi, abs=1e-12)
-    stacked = np.vstack(list(ref.values()))
+    stacked = np.vstack(list(ref.values()) + constant_rows(values, 60))
     gap = stacked.max(axis=0) - stacked.min(axis=0)
     assert np.allclose(report.gap_replicates, gap)
     q_lo, q_hi = np.quantile(gap, [0.05, 0.95])
@@ -322,10 +351,11 @@ def test_smoothed_bootstrap_equals_naive_loop_and_is_chunked(monkeypatch) -> Non
         # The grid integral of the KDE entropy agrees with quadrature to ~1e-5 nats.
         assert table.loc[label, "ci_low"] == pytest.approx(h - (q_hi - world[label]), abs=1e-4)
         assert table.loc[label, "ci_high"] == pytest.approx(h - (q_lo - world[label]), abs=1e-4)
-    stacked = np.vstack(list(ref.values()))
+    constants = constant_rows(values, 40)
+    stacked = np.vstack(list(ref.values()) + constants)
     gap = stacked.max(axis=0) - stacked.min(axis=0)
     assert np.allclose(report.gap_replicates, gap)
-    w = np.array(list(world.values()))
+    w = np.array(list(world.values()) + [c[0] for c in constants])
     g, g_world = report.scores["entropy_gap"], w.max() - w.min()
     q_lo, q_hi = np.quantile(gap, [0.05, 0.95])
     s = report.scores
@@ -356,7 +386,7 @@ def test_gap_interval_is_clipped_at_zero() -> None:
 )
 def test_smoothed_entropy_against_quadrature(x, bandwidth) -> None:
     x = np.sort(x)
-    got = bias_module._smoothed_entropy(x, bandwidth)
+    got = bias_module.smoothed_entropy(x, bandwidth)
     assert got == pytest.approx(kde_entropy_by_quadrature(x, bandwidth), abs=1e-4)
 
 
@@ -366,16 +396,16 @@ def test_smoothed_entropy_closed_form_for_separated_points() -> None:
     b = 0.8
     expected = math.log(7) + 0.5 * math.log(2 * math.pi * math.e * b**2)
     for x in (np.arange(7) * 1e4, np.arange(7) * 1e4 + np.linspace(0, 0.37, 7)):
-        assert bias_module._smoothed_entropy(x, b) == pytest.approx(expected, abs=1e-4)
+        assert bias_module.smoothed_entropy(x, b) == pytest.approx(expected, abs=1e-4)
 
 
 def test_smoothing_bandwidth_is_half_silverman() -> None:
     rng = np.random.default_rng(4)
     x = np.sort(rng.standard_t(2, 300))  # heavy tails: the IQR term is the smaller one
-    assert bias_module._smoothing_bandwidth(x) == pytest.approx(silverman_half(x), rel=1e-12)
+    assert bias_module.smoothing_bandwidth(x) == pytest.approx(silverman_half(x), rel=1e-12)
     tied = np.sort(np.r_[np.zeros(8), 1.0, 2.0])  # IQR 0: the sd alone
     expected = 0.5 * 0.9 * np.std(tied, ddof=1) * 10**-0.2
-    assert bias_module._smoothing_bandwidth(tied) == pytest.approx(expected, rel=1e-12)
+    assert bias_module.smoothing_bandwidth(tied) == pytest.approx(expected, rel=1e-12)
 
 
 def test_default_interval_covers_the_true_entropy() -> None:
@@ -446,7 +476,7 @@ def test_reference_with_other_column_names() -> None:
     reference = frame.rename(columns={"family": "fam", "bandgap": "gap"})
     report = bias_report(
         frame, "family", "bandgap", n_bootstrap=0, reference=reference,
-        reference_group="fam", reference_target="gap",
+        reference_group_col="fam", reference_target_col="gap",
     )
     ok = report.table["status"] == "ok"
     assert np.allclose(report.table.loc[ok, "entropy_deficit"], 0.0)
@@ -464,7 +494,7 @@ def test_missing_column_names_it() -> None:
     with pytest.raises(InputError, match=r"target column 'gap'"):
         bias_report(frame, "family", "gap")
     with pytest.raises(InputError, match="no group column"):
-        bias_report(frame, target="bandgap")
+        bias_report(frame, target_col="bandgap")
     with pytest.raises(InputError, match="DataFrame or an etal Dataset"):
         bias_report([1, 2, 3], "a", "b")
 
@@ -473,23 +503,24 @@ def test_bad_target_values_name_rows() -> None:
     frame = family_frame()
     bad = frame.astype({"bandgap": object})
     bad.loc[4, "bandgap"] = "n/a"
-    with pytest.raises(InputError, match=r"non-numeric.*rows \[4\]"):
+    # Validated by etal.data: rows are 1-based positions (frame row 4 is row 5).
+    with pytest.raises(InputError, match=r"non-numeric values at <DataFrame> row 5 .*'n/a'"):
         bias_report(bad, "family", "bandgap")
     inf = frame.copy()
     inf.loc[7, "bandgap"] = np.inf
-    with pytest.raises(InputError, match=r"infinite.*rows \[7\]"):
+    with pytest.raises(InputError, match=r"infinite values at <DataFrame> row 8 "):
         bias_report(inf, "family", "bandgap")
     empty = frame.assign(bandgap=np.nan)
-    with pytest.raises(InputError, match="no values"):
+    with pytest.raises(InputError, match="no labelled rows"):
         bias_report(empty, "family", "bandgap")
 
 
-def test_missing_group_label_is_left_out_with_note() -> None:
+def test_missing_group_label_is_an_error_naming_the_rows() -> None:
+    # One rule for every entry point (etal.data): every row needs a group.
     frame = family_frame()
     frame.loc[[0, 1], "family"] = None
-    report = bias_report(frame, "family", "bandgap", n_bootstrap=0)
-    assert report.scores["n_labelled"] == len(frame) - 2
-    assert "2 labelled row(s) have no 'family'" in report.scores["note"]
+    with pytest.raises(InputError, match=r"group column 'family' is empty at <DataFrame> rows 1, 2"):
+        bias_report(frame, "family", "bandgap", n_bootstrap=0)
 
 
 @pytest.mark.parametrize(
@@ -530,7 +561,9 @@ def test_json_csv_and_figures(tmp_path, oqmd8_report) -> None:
     assert data["group"] == "family" and data["target"] == "bandgap"
     assert [g["group"] for g in data["groups"]] == report.table["group"].tolist()
     boride = next(g for g in data["groups"] if g["group"] == "boride")
-    assert boride["entropy"] is None and boride["rank"] is None and boride["n"] == 8
+    assert boride["status"] == "constant" and boride["rank"] == 1 and boride["entropy"] < 0
+    sulfide = next(g for g in data["groups"] if g["group"] == "sulfide")
+    assert sulfide["entropy"] is None and sulfide["rank"] is None and sulfide["n"] == 3
     assert data["settings"]["n_bootstrap"] == 50 and data["settings"]["seed"] == 0
     assert data["settings"]["ci_method"] == "smoothed" and data["scores"]["ci_method"] == "smoothed"
 

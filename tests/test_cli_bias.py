@@ -66,7 +66,7 @@ def test_default_run_prints_systems_and_writes_files(tmp_path, capsys) -> None:
     assert manifest["seed"] == 0
     assert manifest["inputs"]["data"] == OQMD8_SHA256
     assert manifest["arguments"]["bootstrap"] == 100
-    assert manifest["arguments"]["feature_cols"] is None  # as given, not as used
+    assert "feature_cols" not in manifest["arguments"]  # bias has no --feature-cols (it uses no features)
     report = json.loads((out / "bias.json").read_text())
     assert report["scores"]["n_bootstrap"] == 100
     assert report["scores"]["entropy_gap"] == pytest.approx(

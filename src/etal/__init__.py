@@ -4,7 +4,7 @@ Quick start::
 
     import etal
     df = etal.load_dataset("oqmd8")
-    report = etal.bias_report(df, group="crystal_system", target="formation_energy_per_atom")
+    report = etal.bias_report(df, group_col="crystal_system", target_col="formation_energy_per_atom")
     print(report.table)
 
 The method is that of Zhang, Chen, Rondinelli & Chen, Applied Physics Reviews 10, 021403

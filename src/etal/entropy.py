@@ -261,7 +261,8 @@ def estimate_entropy(
         raise TiedValuesError(
             f"{tied} tied value(s) among {n} (e.g. {dup}); tied values make zero "
             "spacings. Use ties='floor' (the default) to floor zero spacings at the "
-            "data's resolution, or de-duplicate the data"
+            "data's resolution, or de-duplicate the data",
+            param="ties",
         )
     m = window_length(max(n, 1)) if window is None else int(window)
     res = data_resolution(x) if resolution is None else float(resolution)

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 
 class EtalError(Exception):
-    """Base class of every error etal raises on purpose."""
+    """Base class of every error etal raises on purpose.
+
+    ``param`` names the Python parameter the problem is about (``"group_col"``,
+    ``"ties"``, ...), or None. Messages speak the library's vocabulary (``group_col=``,
+    ``ties='floor'``); the CLI translates parameter names into its flags
+    (:func:`etal.cli.common.cli_message`), so the library never names a flag.
+    """
+
+    def __init__(self, *args: object, param: str | None = None) -> None:
+        super().__init__(*args)
+        self.param = param
 
 
 class InputError(EtalError, ValueError):

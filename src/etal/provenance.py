@@ -33,15 +33,25 @@ __all__ = [
 _PACKAGES = ("etal", "numpy", "scipy", "pandas", "scikit-learn", "matplotlib", "joblib")
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically: a temp file in the same folder, fsync, rename.
 
     A reader (or a resumed run) sees either the old file or the new one, never a torn one.
+    The file gets the mode a plain ``open(path, "w")`` would give (0666 minus the umask;
+    the temporary file's own mode is 0600), so collaborators can read shared results.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "target formation_energy_per_atom)."
         ),
     )
-    add_data_arguments(parser)
+    # No --feature-cols / --pool-file: the report uses neither features nor a pool.
+    add_data_arguments(parser, features=False, pool_file=False)
     add_output_argument(parser, "etal-out/bias")
     est = parser.add_argument_group("entropy estimate")
     est.add_argument(
@@ -96,6 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import re
 
     from ..bias import bias_report
     from ..data import load_data
@@ -104,10 +106,9 @@ def run(args: argparse.Namespace) -> int:
     from .common import dataset_from_args, print_table
 
     arguments = {k: v for k, v in vars(args).items() if k != "func"}
-    if getattr(args, "feature_cols", None) is None:
-        # The bias report uses no features; do not make the user's feature columns
-        # (e.g. a numeric column with gaps) a reason to fail.
-        args.feature_cols = []
+    # The bias report uses no features; do not make the user's other columns (e.g. a
+    # numeric column with gaps) a reason to fail.
+    args.feature_cols = []
     dataset = dataset_from_args(args)
     reference = None
     if args.reference is not None:
@@ -120,11 +121,10 @@ def run(args: argparse.Namespace) -> int:
                 feature_cols=[],
             )
         except InputError as exc:
-            # The loader names the data flags; for the reference they are different.
-            raise InputError(
-                f"reference: {exc} (for the reference table, use --reference-group-col, "
-                "--reference-target-col and --reference-id-col)"
-            ) from exc
+            # The loader names the data's parameters; for the reference they are others.
+            text = re.sub(r"\b(group_col|target_col|id_col)=", r"reference_\1=", str(exc))
+            param = f"reference_{exc.param}" if exc.param in ("group_col", "target_col", "id_col") else None
+            raise InputError(f"reference {args.reference}: {text}", param=param) from exc
 
     report = bias_report(
         dataset,
@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         ci_method=args.ci_method,
         seed=args.seed,
         reference=reference,
+        progress=True,
     )
 
     out = Path(args.out)

@@ -1,4 +1,5 @@
-"""Helpers shared by the sub-commands: the data/column flags, ``--out`` and text tables.
+"""Helpers shared by the sub-commands: the data/column flags, ``--out``, text tables and
+the translation of library messages (which name Python parameters) into flags.
 
 Every command that reads a table uses :func:`add_data_arguments` and
 :func:`dataset_from_args`, so ``DATA``, ``--group-col``, ``--target-col``, ``--id-col``,
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import re
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -18,17 +21,106 @@ import pandas as pd
 
 from ..data import Dataset, load_data
 
-__all__ = ["add_data_arguments", "add_output_argument", "dataset_from_args", "format_table", "print_table"]
+__all__ = [
+    "FLAGS",
+    "add_data_arguments",
+    "add_output_argument",
+    "cli_message",
+    "dataset_from_args",
+    "format_table",
+    "plain_help",
+    "print_table",
+]
 
 _DEFAULT_DATA_DEST = "etal_default_data"
 
+#: Python parameter (as named by library errors) -> command-line flag.
+FLAGS: dict[str, str] = {
+    "group_col": "--group-col",
+    "target_col": "--target-col",
+    "id_col": "--id-col",
+    "feature_cols": "--feature-cols",
+    "pool_path": "--pool-file",
+    "ties": "--ties",
+    "n_bootstrap": "--bootstrap",
+    "confidence": "--confidence",
+    "ci_method": "--ci-method",
+    "window": "--window",
+    "method": "--method",
+    "reference_group_col": "--reference-group-col",
+    "reference_target_col": "--reference-target-col",
+    "reference_id_col": "--reference-id-col",
+}
 
-def add_data_arguments(parser: argparse.ArgumentParser, *, default_data: str | None = "oqmd8") -> None:
+
+def cli_message(error: BaseException | str, flags: dict[str, str] | None = None) -> str:
+    """A library message in the CLI's words: ``ties='floor'`` -> ``--ties floor``,
+    ``group_col=`` -> ``--group-col``; an error whose ``param`` has a flag not yet named
+    in the text gets ``(option --flag)`` appended."""
+    flags = FLAGS if flags is None else flags
+    text = str(error)
+    for param, flag in flags.items():
+        # \b does not fire inside reference_group_col, so group_col leaves it alone.
+        text = re.sub(rf"\b{param}='([^']*)'", lambda m, f=flag: f"{f} {m.group(1)}", text)
+        text = re.sub(rf"\b{param}=(?![\w'\"])", flag, text)
+    flag = flags.get(getattr(error, "param", None) or "")
+    if flag and flag not in text:
+        text += f" (option {flag})"
+    return text
+
+
+def plain_help(text: str | None) -> str:
+    """Docstring text for ``--help``: reST markup (double backticks, ``:func:`` roles) removed."""
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text or "")
+    return text.replace("``", "")
+
+
+def _looks_like_data(value: str) -> bool:
+    """True for a value that names a table (an existing file, a table file name or an
+    embedded dataset), not a feature column."""
+    from ..data import SUPPORTED_SUFFIXES
+    from ..datasets import list_datasets
+
+    lowered = value.strip().lower()
+    return os.path.isfile(value) or lowered.endswith(SUPPORTED_SUFFIXES) or lowered in list_datasets()
+
+
+class _Data(argparse.Action):
+    """The ``DATA`` positional; when argparse fills it with its default (no value left),
+    a table already taken from the end of ``--feature-cols`` stays."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values == self.default and getattr(namespace, self.dest, None) is not None:
+            return
+        setattr(namespace, self.dest, values)
+
+
+class _FeatureColumns(argparse.Action):
+    """``--feature-cols A B ...`` (repeatable; items may be comma-separated). A last item
+    naming a table, given before any ``DATA``, is ``DATA``: so both ``DATA --feature-cols
+    f1 f2`` and ``--feature-cols f1 f2 DATA`` work."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        values = list(values)
+        if len(values) > 1 and getattr(namespace, "data", None) is None and _looks_like_data(values[-1]):
+            namespace.data = values.pop()
+        items = list(getattr(namespace, self.dest, None) or [])
+        setattr(namespace, self.dest, items + values)
+
+
+def add_data_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    default_data: str | None = "oqmd8",
+    features: bool = True,
+    pool_file: bool = True,
+) -> None:
     """Add ``DATA`` and the column flags to ``parser``.
 
     ``DATA`` (optional positional) is a CSV / Parquet / JSON-lines file or an embedded
     dataset name; left out, ``default_data`` (an embedded dataset) is used with its
-    default columns.
+    default columns. ``features`` / ``pool_file`` add ``--feature-cols`` / ``--pool-file``
+    (commands that use no features or pool leave them out).
     """
     from ..datasets import list_datasets
 
@@ -37,11 +129,12 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, default_data: str | N
         "data",
         nargs="?",
         default=None,
+        action=_Data,
         metavar="DATA",
         help=(
             f"table file (.csv, .csv.gz, .tsv, .parquet, .jsonl, .ndjson, .json) or embedded "
             f"dataset name ({names}); default: {default_data or 'oqmd8'}. Rows with an empty target "
-            f"are the unlabelled pool."
+            f"are the unlabelled pool. CSV delimiter (, ; TAB |) and decimal comma are detected."
         ),
     )
     parser.add_argument(
@@ -59,22 +152,24 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, default_data: str | N
         metavar="COL",
         help="column of unique row ids (default: a column 'id' numbered 0..n-1 is made)",
     )
-    parser.add_argument(
-        "--feature-cols",
-        metavar="COLS",
-        nargs="+",
-        action="extend",
-        help=(
-            "feature columns for the model: names, globs ('frac_*') or comma-separated "
-            "lists; may be repeated (default: all numeric columns except group, target and "
-            "id). Put DATA before this option."
-        ),
-    )
-    parser.add_argument(
-        "--pool-file",
-        metavar="FILE",
-        help="extra table of unlabelled candidates (same columns; target absent or empty)",
-    )
+    if features:
+        parser.add_argument(
+            "--feature-cols",
+            metavar="COLS",
+            nargs="+",
+            action=_FeatureColumns,
+            help=(
+                "feature columns for the model: names, globs ('frac_*') or comma-separated "
+                "lists; may be repeated (default: all numeric columns except group, target and "
+                "id). DATA may come before or after this option."
+            ),
+        )
+    if pool_file:
+        parser.add_argument(
+            "--pool-file",
+            metavar="FILE",
+            help="extra table of unlabelled candidates (same columns; target absent or empty)",
+        )
     parser.set_defaults(**{_DEFAULT_DATA_DEST: default_data})
 
 

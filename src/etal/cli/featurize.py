@@ -31,10 +31,12 @@ then:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from .common import plain_help
+
     parser = sub.add_parser(
         "featurize",
         help="crystal structures (CIF folder, ASE .db, extxyz) -> table with crystal systems and descriptors",
-        description=__doc__,
+        description=plain_help(__doc__),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -39,10 +39,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from .common import plain_help
+
     parser = sub.add_parser(
         "fetch",
         help="download JARVIS-DFT / Materials Project / OPTIMADE (OQMD, ...) data as a tidy, cached table",
-        description=__doc__,
+        description=plain_help(__doc__),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
