@@ -57,7 +57,7 @@ import pandas as pd
 import scipy.stats as st
 from scipy.integrate import quad
 
-from etal import bias as bias_module
+from etal.bias import bootstrap as bias_module
 from etal.bias import bias_report
 from etal.entropy import entropy_of_sorted, estimate_entropy
 from etal.provenance import atomic_write_json, package_versions
@@ -127,18 +127,18 @@ def intervals_for_sample(
     e = estimate_entropy(x)
     h = e.entropy
     out: dict[str, tuple[float, float]] = {}
-    plain = bias_module._bootstrap_entropies(x, n_bootstrap, rng, e.method, e.window, e.resolution)
-    out["percentile"] = bias_module._interval(h, plain, h, alpha, "percentile")
-    out["basic"] = bias_module._interval(h, plain, h, alpha, "basic")
+    plain = bias_module.bootstrap_entropies(x, n_bootstrap, rng, e.method, e.window, e.resolution)
+    out["percentile"] = bias_module.interval(h, plain, h, alpha, "percentile")
+    out["basic"] = bias_module.interval(h, plain, h, alpha, "basic")
     index_rng, noise_rng = rng.spawn(2)
     for factor in FACTORS:
-        bandwidth = bias_module._smoothing_bandwidth(x, factor)
-        world = bias_module._smoothed_entropy(x, bandwidth)
-        reps = bias_module._smoothed_bootstrap_entropies(
+        bandwidth = bias_module.smoothing_bandwidth(x, factor)
+        world = bias_module.smoothed_entropy(x, bandwidth)
+        reps = bias_module.smoothed_bootstrap_entropies(
             x, n_bootstrap, index_rng, noise_rng, e.method, e.window, e.resolution, bandwidth
         )
         lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
-        out[f"smoothed@{factor:g}"] = bias_module._interval(h, reps, world, alpha, "smoothed")
+        out[f"smoothed@{factor:g}"] = bias_module.interval(h, reps, world, alpha, "smoothed")
         if factor == 1.0:
             out["sm-percentile"] = (float(lo), float(hi))
         centre, sd = h - (reps.mean() - world), reps.std(ddof=1)
