@@ -13,7 +13,7 @@ from sklearn.gaussian_process.kernels import RBF
 
 import etal.surrogate as surrogate_module
 from etal.errors import CheckpointError, InputError
-from etal.loop import ETAL
+from etal.engine import ETAL
 from etal.oracles import LookupOracle
 from etal.surrogate import GPSurrogate, _blas_limited, _Posterior
 from _loop_fixtures import Killed, KillingOracle, group_tables
