@@ -28,7 +28,6 @@ from __future__ import annotations
 import copy
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
@@ -44,49 +43,16 @@ from ..params import check_bool, check_choice, check_int
 from ..strategies import make_strategy
 from ..strategies.base import Pick, group_resolution
 from . import checkpoint as ckpt
-from . import stopping
+from . import inputs, stopping
 from .progress import ProgressEvent, TqdmProgress
+from .result import HISTORY_COLUMNS, RunResult, history_frame
 from .state import GroupState, LoopState
 
 __all__ = ["ETAL", "HISTORY_COLUMNS", "LoopState", "RunResult"]
 
-#: Columns of :attr:`ETAL.history`, one row per acquisition.
-HISTORY_COLUMNS: tuple[str, ...] = (
-    "iteration", "group", "id", "value", "ei", "expected_entropy", "expected_entropy_std",
-    "entropy_before", "entropy_after", "entropy_gap", "n_labelled", "status_after", "excluded",
-    "seconds", "reason", "strategy",
-)  # fmt: skip
-_FLOAT_HISTORY = (
-    "value", "ei", "expected_entropy", "expected_entropy_std", "entropy_before",
-    "entropy_after", "entropy_gap", "seconds",
-)  # fmt: skip
 NAN = float("nan")
 #: ``patience=OFF`` turns the exclusion rule off (``None`` means "the strategy's default").
 OFF = "off"
-
-
-@dataclass
-class RunResult:
-    """What :meth:`ETAL.run` returns.
-
-    ``history``: one row per acquisition (:data:`HISTORY_COLUMNS`); ``entropies``: one row
-    per iteration (0 = start), one column per group, nats, NaN where the group's status
-    (in ``entropy_status``) is not ``"ok"``; ``selected``: acquired ids in order;
-    ``labelled_final``: the initial labelled rows plus the acquired rows with their labels
-    (column ``acquired_at`` = iteration, 0 for the initial rows).
-    """
-
-    history: pd.DataFrame
-    entropies: pd.DataFrame
-    selected: list
-    stop_reason: str | None
-    labelled_final: pd.DataFrame
-    entropy_status: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    @property
-    def n_acquired(self) -> int:
-        return len(self.selected)
-
 
 
 class ETAL:
@@ -249,63 +215,6 @@ class ETAL:
 
     # ----------------------------------------------------------------- input checks
 
-    def _check_columns(self, frame, name: str, need_target: bool) -> pd.DataFrame:
-        """Engine-specific checks (which table lacks what); the rest is etal.data's."""
-        if not isinstance(frame, pd.DataFrame):
-            raise InputError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
-        need = [self.id_col, self.group_col] + ([self.target_col] if need_target else []) + self.feature_cols
-        missing = [c for c in need if c not in frame.columns]
-        if missing:
-            raise InputError(
-                f"{name} table lacks column(s) {missing}; its columns are: "
-                f"{', '.join(map(str, frame.columns))}"
-            )
-        frame = frame.reset_index(drop=True)
-        if need_target:
-            # A labelled row without a label would silently become a pool row in etal.data.
-            target = pd.to_numeric(frame[self.target_col], errors="coerce").to_numpy(dtype=float)
-            bad = ~np.isfinite(target)
-            if bad.any():
-                ids = frame[self.id_col]
-                raise InputError(
-                    f"labelled table: target column {self.target_col!r} is missing or non-numeric "
-                    f"for ids {ids[bad].tolist()[:5]}; rows without a label belong in the pool"
-                )
-        return frame
-
-    def _validated(self, labelled: pd.DataFrame, pool: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Both tables validated once by :func:`etal.data.from_frame` (as one table)."""
-        from ..data import from_frame
-
-        labelled = self._check_columns(labelled, "labelled", need_target=True)
-        pool = self._check_columns(pool, "pool", need_target=False)
-        # The loop never holds pool labels: a target column in the pool is dropped here.
-        pool = pool.drop(columns=[self.target_col], errors="ignore")
-        both = pd.concat([labelled, pool.assign(**{self.target_col: np.nan})], ignore_index=True, sort=False)
-        n_lab = len(labelled)
-        source = f"labelled + pool tables (rows 1-{n_lab}: labelled, {n_lab + 1}-{len(both)}: pool)"
-        ds = from_frame(
-            both, group_col=self.group_col, target_col=self.target_col, id_col=self.id_col,
-            feature_cols=list(self.feature_cols), source=source,
-        )
-        frame = ds.frame
-        labelled = frame.iloc[:n_lab][list(labelled.columns)].reset_index(drop=True)
-        pool = frame.iloc[n_lab:][list(pool.columns)].reset_index(drop=True)
-        return labelled, pool
-
-    def _from_dataset_tables(self, ds) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """A validated :class:`etal.data.Dataset`'s labelled rows and pool (trusted)."""
-        for name in ("group_col", "target_col", "id_col"):
-            if getattr(ds, name) != getattr(self, name):
-                raise InputError(
-                    f"the dataset's {name} is {getattr(ds, name)!r}, this ETAL's is {getattr(self, name)!r}; "
-                    "build the ETAL with ETAL.from_dataset(dataset, ...) or the same columns"
-                )
-        missing = [c for c in self.feature_cols if c not in ds.frame.columns]
-        if missing:
-            raise InputError(f"the dataset ({ds.source}) lacks feature column(s) {missing}")
-        return ds.labelled.reset_index(drop=True), ds.pool.reset_index(drop=True)
-
     def _features_of(self, frame: pd.DataFrame) -> np.ndarray:
         if not self.feature_cols:
             return np.empty((len(frame), 0))
@@ -318,10 +227,10 @@ class ETAL:
         """
         if getattr(self.strategy, "uses_surrogate", False) and not self.feature_cols:
             raise InputError(f"strategy {self.strategy_name!r} needs feature_cols for its surrogate model")
-        if pool is None and hasattr(labelled, "frame") and hasattr(labelled, "pool"):
-            labelled, pool = self._from_dataset_tables(labelled)
+        if pool is None and inputs.is_dataset(labelled):
+            labelled, pool = inputs.dataset_tables(self, labelled)
         elif not trusted:
-            labelled, pool = self._validated(labelled, pool)
+            labelled, pool = inputs.validated(self, labelled, pool)
         pool = pool.drop(columns=[self.target_col], errors="ignore")
         labelled = labelled.copy()
         pool = pool.copy()
@@ -376,7 +285,7 @@ class ETAL:
         """
         if self._started:
             raise InputError("this ETAL run has already started; make a new ETAL for another run")
-        if pool is None and not (hasattr(labelled, "frame") and hasattr(labelled, "pool")):
+        if pool is None and not inputs.is_dataset(labelled):
             raise InputError("start() needs a Dataset, or the labelled and pool tables")
         if self.checkpoint_dir is not None:
             ckpt.check_directory_free(self.checkpoint_dir)
@@ -457,7 +366,7 @@ class ETAL:
                     and self._oracle is not previous:
                 self._inputs_meta["oracle_labels"] = ckpt.oracle_labels_input(self, self._oracle)
                 self.save_checkpoint()
-        is_dataset = pool is None and hasattr(labelled, "frame") and hasattr(labelled, "pool")
+        is_dataset = pool is None and inputs.is_dataset(labelled)
         if not self._started and is_dataset:
             self.start(labelled)
         elif not self._started:
@@ -468,7 +377,7 @@ class ETAL:
                 pool = self._dataset.pool if pool is None else pool
             self.start(labelled, pool)
         elif is_dataset:
-            self._check_same_inputs(*self._from_dataset_tables(labelled))
+            self._check_same_inputs(*inputs.dataset_tables(self, labelled))
         elif labelled is not None or pool is not None:
             self._check_same_inputs(labelled, pool)
         self._update_stop()
@@ -519,13 +428,7 @@ class ETAL:
     @property
     def history(self) -> pd.DataFrame:
         """One row per acquisition (:data:`HISTORY_COLUMNS`)."""
-        frame = pd.DataFrame(self._history_rows, columns=list(HISTORY_COLUMNS))
-        for c in _FLOAT_HISTORY:
-            frame[c] = frame[c].astype(float)
-        frame["iteration"] = frame["iteration"].astype("int64")
-        frame["n_labelled"] = frame["n_labelled"].astype("int64")
-        frame["excluded"] = frame["excluded"].astype(bool)
-        return frame
+        return history_frame(self._history_rows)
 
     @property
     def entropies(self) -> pd.DataFrame:
