@@ -261,3 +261,18 @@ def test_a_run_stopped_by_an_error_leaves_a_final_manifest(tmp_path, capsys, mon
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "failed" and "oracle service down" in manifest["stop_reason"]
     assert manifest["resume"] == f"etal run --resume {out}"
+
+
+def test_unfinished_run_in_out_names_the_resume_flag(tmp_path, capsys):
+    table, labels_path, _ = _user_table(tmp_path)
+    out = tmp_path / "o"
+    from etal.engine import ETAL
+
+    cols = dict(group_col="family", target_col="prop", id_col="mid", feature_cols=["f1", "f2"])
+    frame = pd.read_csv(table)
+    ETAL(**cols, checkpoint_dir=out / "checkpoint", progress=False).start(
+        frame[frame["prop"].notna()], frame[frame["prop"].isna()]
+    )
+    code = main(["run", str(table), *COLS, "--labels", str(labels_path), "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "unfinished run" in err and f"etal run --resume {out}" in err

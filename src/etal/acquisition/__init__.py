@@ -99,7 +99,12 @@ very low expected entropy while sigma == 0 gets the floored h(v).
 
 from .expected import expected_entropy
 from .improvement import expected_improvement
-from .insertion import DEFAULT_N_NODES, ESTIMATORS, MIN_LABELLED, entropy_after_insertion
+from .insertion import (
+    DEFAULT_N_NODES,
+    ESTIMATORS,
+    MIN_LABELLED,
+    entropy_after_insertion,
+)
 
 __all__ = [
     "DEFAULT_N_NODES",

@@ -12,9 +12,17 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from .insertion import (  # noqa: F401
-    DEFAULT_N_NODES, ESTIMATORS, _FAR, _LEVEL_RATIO, _NEGLIGIBLE, _make_evaluator, _posterior,
-    _positive_int, _resolution, _sorted_labelled,
+from .insertion import (
+    _FAR,
+    _LEVEL_RATIO,
+    _NEGLIGIBLE,
+    DEFAULT_N_NODES,
+    ESTIMATORS,
+    _make_evaluator,
+    _positive_int,
+    _posterior,
+    _resolution,
+    _sorted_labelled,
 )
 from .montecarlo import mc_moments
 from .quadrature import _SmoothedEntropy

@@ -11,9 +11,14 @@ import math
 
 import numpy as np
 
-from ..entropy import data_resolution, ebrahimi_coefficients, resolve_method, window_length
-from ..params import check_int
+from ..entropy import (
+    data_resolution,
+    ebrahimi_coefficients,
+    resolve_method,
+    window_length,
+)
 from ..errors import ConstantValuesError, InputError, TooFewValuesError
+from ..params import check_int
 
 __all__ = ["DEFAULT_N_NODES", "ESTIMATORS", "MIN_LABELLED", "entropy_after_insertion"]
 

@@ -13,8 +13,18 @@ import numpy as np
 from scipy.special import roots_legendre
 
 from .insertion import (  # noqa: F401
-    _BLOCK, _FAR, _GL_ORDER, _GRID_PER_SCALE, _KERNEL_REACH, _LEVEL_RATIO, _MAX_LEVELS, _N_FAR_NODES,
-    _NEGLIGIBLE, _PIECE_BUDGET, _TABLE_MARGIN, _TRUNCATION,
+    _BLOCK,
+    _FAR,
+    _GL_ORDER,
+    _GRID_PER_SCALE,
+    _KERNEL_REACH,
+    _LEVEL_RATIO,
+    _MAX_LEVELS,
+    _N_FAR_NODES,
+    _NEGLIGIBLE,
+    _PIECE_BUDGET,
+    _TABLE_MARGIN,
+    _TRUNCATION,
 )
 
 __all__ = ["_SmoothedEntropy"]

@@ -239,6 +239,12 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
 
     checkpoint_dir = out / "checkpoint"
+    from ..engine import checkpoint as ckpt
+
+    try:
+        ckpt.check_directory_free(checkpoint_dir)
+    except CheckpointError as exc:  # the engine names no flags; the CLI adds them
+        raise CheckpointError(f"{exc}; continue it with: etal run --resume {out}") from exc
     loop = ETAL.from_dataset(ds, budget=opts["budget"], checkpoint_dir=checkpoint_dir, progress=False, **common)
     _manifest(out, args, opts, inputs, {**run_info, "status": "running"})
     for note in notes:
@@ -388,8 +394,8 @@ def _finish(out: Path, loop, result, seconds: float, highlight: list[str]) -> No
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from ..engine import checkpoint as ckpt
     from ..engine import ETAL
+    from ..engine import checkpoint as ckpt
 
     data_flags = [flag for flag, value in (
         ("DATA", args.data), ("--group-col", args.group_col), ("--target-col", args.target_col),

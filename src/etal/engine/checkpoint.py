@@ -48,10 +48,10 @@ from ..provenance import atomic_write_bytes, atomic_write_json, to_jsonable
 __all__ = [
     "FORMAT",
     "VERSION",
+    "append_rows",
     "find_checkpoint",
     "frame_from_bytes",
     "frame_to_bytes",
-    "append_rows",
     "load_input",
     "read_rows",
     "read_state",
@@ -122,7 +122,7 @@ def save_input(checkpoint_dir: str | os.PathLike, name: str, frame: pd.DataFrame
     data = frame_to_bytes(frame)
     rel = f"{INPUTS_DIR}/{name}.json.gz"
     atomic_write_bytes(Path(checkpoint_dir) / rel, data)
-    return {"file": rel, "sha256": hashlib.sha256(data).hexdigest(), "rows": int(len(frame))}
+    return {"file": rel, "sha256": hashlib.sha256(data).hexdigest(), "rows": len(frame)}
 
 
 def load_input(checkpoint_dir: str | os.PathLike, entry: dict) -> pd.DataFrame:

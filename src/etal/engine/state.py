@@ -25,9 +25,25 @@ class GroupState:
     """One group's labelled data, pool candidates, entropy, surrogate and counters."""
 
     __slots__ = (
-        "name", "values", "features", "ids", "pool_ids", "pool_features", "pool_positions",
-        "remaining", "candidates", "estimate", "surrogate", "fitted_n", "fit_count",
-        "saved_fit_count", "saved_file", "prediction", "approximate", "no_increase", "excluded",
+        "approximate",
+        "candidates",
+        "estimate",
+        "excluded",
+        "features",
+        "fit_count",
+        "fitted_n",
+        "ids",
+        "name",
+        "no_increase",
+        "pool_features",
+        "pool_ids",
+        "pool_positions",
+        "prediction",
+        "remaining",
+        "saved_file",
+        "saved_fit_count",
+        "surrogate",
+        "values",
     )  # fmt: skip
 
     def __init__(self, name, values, features, ids, pool_ids, pool_features, pool_positions):

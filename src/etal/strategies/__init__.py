@@ -27,7 +27,11 @@ _EXPORTS = {
     "RandomStrategy": "baselines", "BalancedStrategy": "baselines", "UncertaintyStrategy": "baselines",
 }  # fmt: skip
 
-__all__ = sorted([*_EXPORTS, "STRATEGIES", "make_strategy", "strategy_class"])
+__all__ = [
+    "MIN_GP_ROWS", "REFINE_TOP", "STRATEGIES", "BalancedStrategy", "BatchView", "ETALStrategy", "Pick",
+    "RandomStrategy", "Scores", "StateView", "Strategy", "StrategyBase", "UncertaintyStrategy",
+    "make_strategy", "select", "strategy_class",
+]  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

@@ -71,7 +71,7 @@ class Surrogate(Protocol):
     from exactly the same starting point.
     """
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "Surrogate": ...
+    def fit(self, X: np.ndarray, y: np.ndarray) -> Surrogate: ...
 
     def predict(
         self,

@@ -19,10 +19,12 @@ from sklearn.cluster import kmeans_plusplus
 from sklearn.gaussian_process.kernels import RBF
 
 from ..errors import EtalError
-from .base import (  # noqa: F401
-    _ARRAYS_PER_CHUNK, _INDUCING_JITTERS, _KMEANS_POOL_FACTOR,
-)
 from . import base as _base
+from .base import (
+    _ARRAYS_PER_CHUNK,
+    _INDUCING_JITTERS,
+    _KMEANS_POOL_FACTOR,
+)
 
 # --------------------------------------------------------------------------- BLAS threads
 
