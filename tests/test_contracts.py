@@ -75,10 +75,28 @@ def test_strategy_never_reads_pool_labels(name):
     labelled, pool, labels = tables()
     poisoned = pool.assign(y=np.full(len(pool), np.nan))  # labels present as a column ...
     with_labels = pool.merge(labels, on="id")  # ... or even filled: they are dropped at start
+    class Boom:
+        def __float__(self):
+            raise AssertionError("a pool label was read")
+
+        __index__ = __int__ = __float__
+
+    sentinel = pool.assign(y=[Boom() for _ in range(len(pool))])
+    d = make(strategy=name, budget=3).run(labelled, sentinel, LookupOracle(labels, id_col="id", target_col="y"))
     a = make(strategy=name, budget=3).run(labelled, poisoned, LookupOracle(labels, id_col="id", target_col="y"))
     b = make(strategy=name, budget=3).run(labelled, with_labels, LookupOracle(labels, id_col="id", target_col="y"))
     c = make(strategy=name, budget=3).run(labelled, pool, LookupOracle(labels, id_col="id", target_col="y"))
-    assert a.selected == b.selected == c.selected
+    assert a.selected == b.selected == c.selected == d.selected
+
+
+def test_loop_state_implements_the_state_view_protocol():
+    from etal.strategies import StateView
+
+    labelled, pool, _ = tables()
+    state = make().start(labelled, pool).state
+    assert isinstance(state, StateView)
+    for name in ("predict_exact", "prediction_is_approximate", "candidate_features", "resolution"):
+        assert name in StateView.__dict__ and callable(getattr(state, name))
 
 
 def test_make_strategy_settings_and_errors():
