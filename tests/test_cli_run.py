@@ -231,3 +231,48 @@ def test_sigkill_then_resume_matches_uninterrupted_run(default_run, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["resumed"]["from_iteration"] == killed_at
     assert manifest["stop_reason"] == "budget reached (12 acquisitions)"
+
+
+def test_partial_labels_fail_before_the_first_pick_and_the_manifest_says_why(tmp_path, capsys):
+    table, labels_path, labels = _user_table(tmp_path)
+    partial = tmp_path / "partial.csv"
+    labels.iloc[3:].to_csv(partial, index=False)
+    out = tmp_path / "o"
+    code = main(["run", str(table), *COLS, "--labels", str(partial), "--budget", "5", "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert str(partial) in err and "no label for 3 of the 30" in err and repr(labels["mid"].iloc[0]) in err
+    assert not (out / "checkpoint").exists()  # stopped before anything ran
+
+
+def test_a_run_stopped_by_an_error_leaves_a_final_manifest(tmp_path, capsys, monkeypatch):
+    import etal.engine.loop as engine_loop
+
+    table, labels_path, _ = _user_table(tmp_path)
+    out = tmp_path / "o"
+
+    def broken(self, *a, **k):
+        raise RuntimeError("oracle service down")
+
+    monkeypatch.setattr(engine_loop.ETAL, "_acquire", broken)
+    with pytest.raises(RuntimeError):
+        main(["run", str(table), *COLS, "--labels", str(labels_path), "--budget", "5", "--no-progress",
+              "--out", str(out)])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "oracle service down" in manifest["stop_reason"]
+    assert manifest["resume"] == f"etal run --resume {out}"
+
+
+def test_unfinished_run_in_out_names_the_resume_flag(tmp_path, capsys):
+    table, labels_path, _ = _user_table(tmp_path)
+    out = tmp_path / "o"
+    from etal.engine import ETAL
+
+    cols = dict(group_col="family", target_col="prop", id_col="mid", feature_cols=["f1", "f2"])
+    frame = pd.read_csv(table)
+    ETAL(**cols, checkpoint_dir=out / "checkpoint", progress=False).start(
+        frame[frame["prop"].notna()], frame[frame["prop"].isna()]
+    )
+    code = main(["run", str(table), *COLS, "--labels", str(labels_path), "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "unfinished run" in err and f"etal run --resume {out}" in err

@@ -9,7 +9,7 @@ import pytest
 
 from etal.entropy import estimate_entropy
 from etal.errors import InputError
-from etal.loop import ETAL, HISTORY_COLUMNS
+from etal.engine import ETAL, HISTORY_COLUMNS
 from _loop_fixtures import group_tables
 from etal.oracles import CallableOracle, LookupOracle, OracleError, check_oracle_values
 from etal.strategies import (

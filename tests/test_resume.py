@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etal.checkpoint import frame_from_bytes, frame_to_bytes
+from etal.engine.checkpoint import frame_from_bytes, frame_to_bytes
 from etal.errors import CheckpointError
-from etal.loop import ETAL, HISTORY_COLUMNS
+from etal.engine import ETAL, HISTORY_COLUMNS
 from etal.oracles import LookupOracle
 from _loop_fixtures import Killed, KillingOracle, group_tables
 

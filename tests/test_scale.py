@@ -12,8 +12,9 @@ import pytest
 from sklearn.gaussian_process.kernels import RBF
 
 import etal.surrogate as surrogate_module
+import etal.surrogate.gp as gp_module
 from etal.errors import CheckpointError, InputError
-from etal.loop import ETAL
+from etal.engine import ETAL
 from etal.oracles import LookupOracle
 from etal.surrogate import GPSurrogate, _blas_limited, _Posterior
 from _loop_fixtures import Killed, KillingOracle, group_tables
@@ -122,9 +123,9 @@ def test_huge_pool_chunks_and_threads_give_identical_results(monkeypatch) -> Non
         part = model.predict(pool, chunk_size=chunk)
         np.testing.assert_allclose(part[0], whole[0], rtol=1e-13, atol=1e-13)
         np.testing.assert_allclose(part[1], whole[1], rtol=1e-12, atol=1e-13)
-    monkeypatch.setattr(surrogate_module, "_PREDICT_WORKERS", 1)
+    monkeypatch.setattr(gp_module, "_PREDICT_WORKERS", 1)
     serial = model.predict(pool, chunk_size=50)
-    monkeypatch.setattr(surrogate_module, "_PREDICT_WORKERS", 3)
+    monkeypatch.setattr(gp_module, "_PREDICT_WORKERS", 3)
     threaded = model.predict(pool, chunk_size=50)
     np.testing.assert_array_equal(serial[0], threaded[0])
     np.testing.assert_array_equal(serial[1], threaded[1])

@@ -96,7 +96,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="maximum number of acquisitions (default 100)")
     parser.add_argument("--batch-size", type=_positive_int, metavar="Q",
                         help="rows acquired per iteration; >1 = greedy batch with fantasies (default 1)")
-    parser.add_argument("--strategy", choices=("etal", "random", "balanced", "uncertainty"),
+    from ..strategies.registry import STRATEGIES
+
+    parser.add_argument("--strategy", choices=STRATEGIES,
                         help="acquisition strategy (default etal)")
     parser.add_argument("--estimator", choices=("quadrature", "mc"),
                         help="expected-entropy estimator (default quadrature; mc = the paper's Monte Carlo)")
@@ -124,8 +126,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _resolved(args: argparse.Namespace) -> dict:
     out = {k: (getattr(args, k) if getattr(args, k, None) is not None else v) for k, v in _DEFAULTS.items()}
     patience = out["patience"]
-    if patience is None:
-        patience = 5 if out["strategy"] == "etal" else None
+    if patience is None:  # the strategy's own default (one home: the strategy class)
+        from ..strategies import strategy_class
+
+        patience = strategy_class(out["strategy"]).patience
     elif patience == "none":
         patience = None
     out["patience"] = patience
@@ -139,7 +143,7 @@ def _arguments(args: argparse.Namespace) -> dict:
 def run_command(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume(args)
-    from ..loop import ETAL
+    from ..engine import ETAL
     from ..oracles import LookupOracle
     from ..split import biased_split, parse_rule_specs
     from .common import dataset_from_args
@@ -193,6 +197,7 @@ def run_command(args: argparse.Namespace) -> int:
             from ..provenance import file_sha256
 
             oracle = _labels_oracle(args.labels, id_col, target)
+            _check_label_coverage(args.labels, oracle, pool[id_col].tolist())
             inputs["labels"] = file_sha256(args.labels)
             mode = "labels"
         else:
@@ -203,7 +208,8 @@ def run_command(args: argparse.Namespace) -> int:
     _write_csv(out / "split_summary.csv", summary)
     common = dict(
         strategy=opts["strategy"], estimator=opts["estimator"], n_samples=opts["n_samples"],
-        seed=opts["seed"], patience=opts["patience"], batch_size=opts["batch_size"],
+        seed=opts["seed"], patience="off" if opts["patience"] is None else opts["patience"],
+        batch_size=opts["batch_size"],
     )
     run_info = {"mode": mode, "highlight": highlight, "notes": notes, "source": ds.source}
 
@@ -233,20 +239,59 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
 
     checkpoint_dir = out / "checkpoint"
-    loop = ETAL.from_dataset(
-        ds, budget=opts["budget"], checkpoint_dir=checkpoint_dir, progress=not args.no_progress, **common
-    )
+    from ..engine import checkpoint as ckpt
+
+    try:
+        ckpt.check_directory_free(checkpoint_dir)
+    except CheckpointError as exc:  # the engine names no flags; the CLI adds them
+        raise CheckpointError(f"{exc}; continue it with: etal run --resume {out}") from exc
+    loop = ETAL.from_dataset(ds, budget=opts["budget"], checkpoint_dir=checkpoint_dir, progress=False, **common)
     _manifest(out, args, opts, inputs, {**run_info, "status": "running"})
     for note in notes:
         print(f"note: {note}")
     try:
-        result = loop.run(labelled, pool, oracle)
-    except KeyboardInterrupt:
-        print(f"etal run: interrupted; continue with: etal run --resume {out}", file=sys.stderr)
+        result = loop.run(labelled, pool, oracle, progress=_progress(args, loop))
+    except BaseException as exc:
+        _manifest(out, args, opts, inputs, {**run_info, **_stopped_info(loop, exc, out)})
+        if isinstance(exc, KeyboardInterrupt):
+            print(f"etal run: interrupted; continue with: etal run --resume {out}", file=sys.stderr)
         raise
     _finish(out, loop, result, time.perf_counter() - started, highlight)
     _manifest(out, args, opts, inputs, {**run_info, **_final_info(loop, result, time.perf_counter() - started)})
     return 0
+
+
+def _progress(args, loop):
+    """The caller-owned progress bar (the engine only emits events)."""
+    if args.no_progress:
+        return False
+    from ..engine.progress import TqdmProgress
+
+    return TqdmProgress(desc=f"etal run ({loop.strategy_name})")
+
+
+def _stopped_info(loop, exc: BaseException, out: Path) -> dict:
+    """Manifest fields for a run stopped by an error or an interrupt (never left 'running')."""
+    interrupted = isinstance(exc, KeyboardInterrupt)
+    reason = "interrupted (Ctrl-C)" if interrupted else f"{type(exc).__name__}: {exc}"
+    return {
+        "status": "interrupted" if interrupted else "failed",
+        "stop_reason": reason,
+        "n_acquired": len(loop.selected) if loop._started else 0,
+        "iterations": loop.iteration,
+        "resume": f"etal run --resume {out}",
+    }
+
+
+def _check_label_coverage(path: str, oracle, pool_ids: list) -> None:
+    """Every pool row needs a label before the first pick (a run must not die halfway)."""
+    missing = [i for i in pool_ids if i not in oracle]
+    if missing:
+        shown = ", ".join(repr(i) for i in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise InputError(
+            f"{path}: no label for {len(missing)} of the {len(pool_ids)} unlabelled pool row(s) "
+            f"(ids {shown}); add them to {path}, or drop those rows from the pool"
+        )
 
 
 def _labels_oracle(path: str, id_col: str, target: str):
@@ -336,7 +381,7 @@ def _finish(out: Path, loop, result, seconds: float, highlight: list[str]) -> No
             "status_after": status.iloc[-1].to_numpy(),
         }
     )
-    from ..loop import entropy_gap
+    from ..bias.scores import entropy_gap
 
     print(
         f"etal run: {len(result.selected)} acquisitions in {loop.iteration} iteration(s), "
@@ -349,8 +394,8 @@ def _finish(out: Path, loop, result, seconds: float, highlight: list[str]) -> No
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from .. import checkpoint as ckpt
-    from ..loop import ETAL
+    from ..engine import ETAL
+    from ..engine import checkpoint as ckpt
 
     data_flags = [flag for flag, value in (
         ("DATA", args.data), ("--group-col", args.group_col), ("--target-col", args.target_col),
@@ -380,10 +425,13 @@ def _resume(args: argparse.Namespace) -> int:
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     started = time.perf_counter()
-    loop = ETAL.resume(root, progress=not args.no_progress)
+    try:
+        loop = ETAL.resume(root, progress=False)
+    except CheckpointError as exc:
+        raise CheckpointError(f"--resume {args.resume}: {exc}") from exc
     print(f"etal run: resuming {out} at iteration {loop.iteration} ({len(loop.selected)} acquired)")
     try:
-        result = loop.run()
+        result = loop.run(progress=_progress(args, loop))
     except KeyboardInterrupt:
         print(f"etal run: interrupted; continue with: etal run --resume {out}", file=sys.stderr)
         raise

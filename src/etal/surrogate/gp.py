@@ -1,446 +1,56 @@
-"""Surrogate models of a group's target (x -> ΔE in eV/atom, or any continuous property).
-
-ET-AL step 2 fits, on the labelled members of the selected group, a Gaussian-process
-regressor (constant mean, scaled RBF kernel, Gaussian likelihood); step 3 draws the
-candidates' values from its posterior. This module provides that model behind a small
-protocol, :class:`Surrogate`, so that other models can plug in (:func:`make_surrogate`).
-
-The default, :class:`GPSurrogate`, is scikit-learn's ``GaussianProcessRegressor`` with the
-kernel ``ConstantKernel * RBF + WhiteKernel`` fitted in a *standardised space*:
-
-* features are standardised with a :class:`~sklearn.preprocessing.StandardScaler` fitted on
-  the training rows (so length-scales are in units of each feature's standard deviation);
-* targets are standardised to mean 0 and standard deviation 1 (the constant mean of the
-  model is the training mean), so ``constant`` and ``noise_level`` are variances relative
-  to the target variance;
-* hyper-parameters maximise the log marginal likelihood (sklearn's L-BFGS-B), within the
-  bounds :data:`CONSTANT_BOUNDS`, :data:`LENGTH_SCALE_BOUNDS`, :data:`NOISE_LEVEL_BOUNDS`.
-
-:meth:`GPSurrogate.predict` returns the posterior of the **latent** function f (what ET-AL
-samples), without the white-noise variance, unless ``include_noise=True``. Predictions
-are computed in chunks of candidates so that memory stays bounded (~256 MB by default)
-whatever the number of candidates.
-
-Scale (``docs/performance.md``): kernel blocks come from one GEMM and one in-place exp;
-the inducing-point posterior's variance is one triangular matrix product (BLAS-3);
-a pool larger than ``max_exact_predict`` gets the model's own mean but a std through
-``n_inducing_predict`` inducing points (cheap screening; the strategies re-score their
-shortlist exactly); groups of at least ``reoptimize_min_rows`` rows re-optimise their
-hyper-parameters only when the rows have grown by ``reoptimize_growth``; small exact
-fits run with one BLAS thread.
-"""
+"""The exact Gaussian-process surrogate (large groups through inducing points), :class:`GPSurrogate`."""
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import math
-import os
 import time
 import warnings
-from contextlib import nullcontext
-from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
-from scipy.linalg import cholesky, eigh, qr, solve_triangular
-from scipy.linalg.blas import dtrmm
-from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.preprocessing import StandardScaler
 
-from .errors import CheckpointError, EtalError, InputError
+from ..errors import EtalError, InputError
+from ..params import check_int
+from .base import (  # noqa: F401
+    _ALPHAS,
+    _ARRAYS_PER_CHUNK,
+    _INDUCING_INITS,
+    _LARGE_MODES,
+    _PREDICT_WORKERS,
+    _STATE_FORMAT,
+    CONSTANT_BOUNDS,
+    DEFAULT_CONSTANT,
+    DEFAULT_HYPERPARAMETER_ROWS,
+    DEFAULT_NOISE_LEVEL,
+    LENGTH_SCALE_BOUNDS,
+    NOISE_LEVEL_BOUNDS,
+    PREDICT_BLOCK_BYTES,
+    PREDICT_MEMORY_BYTES,
+    _check_features,
+    _check_training_data,
+    _column_names,
+    _rows_digest,
+    logger,
+)
+from .gp_state import GPStateMixin
+from .inducing import (
+    _blas_limited,
+    _choose_inducing,
+    _inducing_posterior,
+    _one_blas_thread,
+    _Posterior,
+)
 
-__all__ = [
-    "CONSTANT_BOUNDS",
-    "DEFAULT_HYPERPARAMETER_ROWS",
-    "LENGTH_SCALE_BOUNDS",
-    "NOISE_LEVEL_BOUNDS",
-    "PREDICT_MEMORY_BYTES",
-    "SINGLE_THREAD_MAX_ROWS",
-    "GPSurrogate",
-    "Surrogate",
-    "available_surrogates",
-    "make_surrogate",
-    "register_surrogate",
-]
-
-logger = logging.getLogger(__name__)
-
-#: Bounds of the signal variance (ConstantKernel), relative to the target variance.
-CONSTANT_BOUNDS: tuple[float, float] = (1e-3, 1e3)
-#: Bounds of the RBF length-scale(s), in units of the standardised features (1 = one
-#: standard deviation of the feature). Below 1e-2 every point is its own island; above
-#: 1e3 the function is flat across the data.
-LENGTH_SCALE_BOUNDS: tuple[float, float] = (1e-2, 1e3)
-#: Bounds of the white-noise variance, relative to the target variance: 1e-6 is a noise
-#: standard deviation of 0.1 % of the target's spread (keeps K well conditioned), 10 is
-#: "all noise".
-NOISE_LEVEL_BOUNDS: tuple[float, float] = (1e-6, 1e1)
-#: Start values when nothing better is known; the length-scale starts at sqrt(n_features),
-#: the typical distance between standardised points (starting at 1 in 30 dimensions makes
-#: K ~ identity and the optimiser stalls in the "all noise" solution).
-DEFAULT_CONSTANT: float = 1.0
-DEFAULT_NOISE_LEVEL: float = 0.1
-#: Working memory that one chunk of :meth:`GPSurrogate.predict` may use, in bytes.
-PREDICT_MEMORY_BYTES: int = 256 * 2**20
-#: Default size of one chunk's kernel blocks on the huge-pool path, in bytes (see
-#: :meth:`GPSurrogate.default_chunk_size`).
-PREDICT_BLOCK_BYTES: int = 8 * 2**20
-#: Default rows of a large group's hyper-parameter fit (capped at ``max_exact``): a cold
-#: fit of 1,000 rows takes ~2 s, of 3,000 rows ~30-50 s (O(r^3) per likelihood evaluation).
-DEFAULT_HYPERPARAMETER_ROWS: int = 1000
-#: Exact fits of at most this many rows run with one BLAS thread (see :func:`_blas_limited`).
-SINGLE_THREAD_MAX_ROWS: int = 1000
-#: Worker threads of the huge-pool prediction (one BLAS thread each).
-_PREDICT_WORKERS: int = max(1, min(4, os.cpu_count() or 1))
-#: Diagonal jitter added to K (sklearn's ``alpha``); escalated if K is not positive definite.
-_ALPHAS: tuple[float, ...] = (1e-10, 1e-8, 1e-6, 1e-4)
-#: Relative jitters tried for the Cholesky factor of K_mm (inducing points).
-_INDUCING_JITTERS: tuple[float, ...] = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
-#: Arrays of (chunk x n_columns) float64 alive at once while predicting (distances,
-#: exp temporaries, the kernel block, the triangular solves).
-_ARRAYS_PER_CHUNK: int = 5
-#: k-means++ picks the inducing points among at most this many times m rows.
-_KMEANS_POOL_FACTOR: int = 20
-_STATE_FORMAT: int = 1
-_LARGE_MODES = ("inducing", "subsample")
-_INDUCING_INITS = ("kmeans++", "random")
-
-
-@runtime_checkable
-class Surrogate(Protocol):
-    """What the ET-AL loop needs from a model of one group's target.
-
-    ``predict`` returns ``(mean, std)`` in target units (e.g. eV/atom), one value per row
-    of ``X``: the posterior of the latent function, plus the observation noise when
-    ``include_noise`` is true. ``state_dict`` returns plain JSON-able data (floats, lists,
-    strings) that ``load_state_dict`` accepts, so a checkpointed run can resume and refit
-    from exactly the same starting point.
-    """
-
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "Surrogate": ...
-
-    def predict(
-        self,
-        X: np.ndarray,
-        *,
-        include_noise: bool | None = None,
-        chunk_size: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def state_dict(self) -> dict: ...
-
-    def load_state_dict(self, state: dict) -> None: ...
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _as_float_array(values: Any, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InputError(
-            f"{name} must be numeric; converting it to floats failed ({exc}). "
-            "Encode categorical columns as numbers before fitting the surrogate."
-        ) from None
-    return array
-
-
-def _first_rows(mask: np.ndarray, limit: int = 5) -> str:
-    rows = np.flatnonzero(mask)
-    shown = ", ".join(str(int(r)) for r in rows[:limit])
-    more = f" and {rows.size - limit} more" if rows.size > limit else ""
-    return f"{rows.size} row(s) (positions {shown}{more})"
-
-
-def _column_names(X: Any) -> list[str] | None:
-    columns = getattr(X, "columns", None)
-    return [str(c) for c in columns] if columns is not None else None
-
-
-def _check_features(X: Any, n_features: int | None, what: str) -> np.ndarray:
-    """Return ``X`` as a finite float array of shape (n_rows, n_features)."""
-    names = _column_names(X)
-    array = _as_float_array(X, "X")
-    if array.ndim != 2:
-        raise InputError(
-            f"X must be a 2-D array of shape (n_rows, n_features), got shape {array.shape}. "
-            "For a single feature pass X.reshape(-1, 1)."
-        )
-    if array.shape[1] == 0:
-        raise InputError("X has no feature columns; give at least one numeric feature.")
-    if n_features is not None and array.shape[1] != n_features:
-        raise InputError(
-            f"X has {array.shape[1]} feature column(s) but the surrogate was {what} with "
-            f"{n_features}; pass the same feature columns, in the same order."
-        )
-    bad = ~np.isfinite(array)
-    if bad.any():
-        bad_columns = np.flatnonzero(bad.any(axis=0))
-        labels = [names[c] if names else str(int(c)) for c in bad_columns[:5]]
-        raise InputError(
-            f"X contains NaN or infinite values in {_first_rows(bad.any(axis=1))}, "
-            f"feature column(s) {labels}; drop or impute those rows first."
-        )
-    return array
-
-
-def _check_training_data(X: Any, y: Any, n_features: int | None) -> tuple[np.ndarray, np.ndarray]:
-    X_array = _check_features(X, n_features, "fitted or loaded")
-    y_array = _as_float_array(y, "y")
-    if y_array.ndim == 2 and y_array.shape[1] == 1:
-        y_array = y_array[:, 0]
-    if y_array.ndim != 1:
-        raise InputError(
-            f"y must be 1-D (one target value per row of X), got shape {y_array.shape}."
-        )
-    if y_array.shape[0] != X_array.shape[0]:
-        raise InputError(
-            f"X has {X_array.shape[0]} rows but y has {y_array.shape[0]} values; "
-            "give exactly one target value per row of X."
-        )
-    bad = ~np.isfinite(y_array)
-    if bad.any():
-        raise InputError(
-            f"y contains NaN or infinite values in {_first_rows(bad)}; "
-            "drop those rows or supply their labels."
-        )
-    if y_array.shape[0] < 2:
-        raise InputError(
-            f"a Gaussian-process surrogate needs at least 2 labelled rows, got "
-            f"{y_array.shape[0]}; label more members of this group first."
-        )
-    return X_array, y_array
-
-
-def _rows_digest(X: np.ndarray, y: np.ndarray, n_rows: int) -> str:
-    """SHA-256 of the first ``n_rows`` rows of (X, y) (float64 bytes)."""
-    digest = hashlib.sha256(np.ascontiguousarray(X[:n_rows], dtype=float).tobytes())
-    digest.update(np.ascontiguousarray(y[:n_rows], dtype=float).tobytes())
-    return digest.hexdigest()
-
-
-def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-# --------------------------------------------------------------------------- BLAS threads
-
-_CONTROLLER: Any = None
-
-
-def _blas_limited(n_rows: int) -> Any:
-    """One BLAS thread for the exact fit of a small matrix (<= SINGLE_THREAD_MAX_ROWS rows).
-
-    Measured on the shared 2-core machine (``benchmarks/run.py``, section "BLAS threads"):
-    with another process busy, OpenBLAS's second thread made a 300-row fit up to 20x
-    slower and a 1,000-row cold fit 3x slower; one thread was never much slower there.
-    Larger matrices keep the caller's setting. The controller is built once (it scans the
-    loaded libraries).
-    """
-    if n_rows > SINGLE_THREAD_MAX_ROWS:
-        return nullcontext()
-    return _one_blas_thread()
-
-
-def _one_blas_thread() -> Any:
-    """Context limiting BLAS to one thread (threadpoolctl; controller built once)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
-
-
-# --------------------------------------------------------------------------- posterior
-
-
-@dataclass
-class _Posterior:
-    """Everything ``predict`` needs, in the standardised space.
-
-    mean(x) = k(x, basis) @ weights
-    var(x)  = constant - |L^-1 k(basis, x)|^2          (exact: ``chol`` = L)
-    var(x)  = constant - |R k(basis, x)|^2             (projected: ``projection`` = R)
-
-    For the exact GP, basis = training rows, L = chol(K + noise I), weights = K^-1 y.
-    For the inducing-point (DTC / projected-process) posterior, basis = inducing points Z
-    and R is an upper-triangular m x m matrix with R^T R = K_mm^-1 - S,
-    S = (K_mm + K_mn K_nm / sigma^2)^-1 (see :func:`_inducing_posterior`): one triangular
-    matrix product (BLAS-3 ``trmm``, m^2 flops) per candidate.
-    """
-
-    basis: np.ndarray
-    weights: np.ndarray
-    chol: np.ndarray | None
-    projection: np.ndarray | None
-    constant: float
-    length_scale: float | np.ndarray
-    noise_level: float
-    _augmented: np.ndarray = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        # Rows [z / l, 1, log(c) - |z / l|^2 / 2] of the basis, so that one GEMM with the
-        # candidates' [x / l, -|x / l|^2 / 2, 1] gives log(c) - |x - z|^2 / (2 l^2), and one
-        # in-place exp the kernel block: no other pass over it.
-        scaled = self.basis / self.length_scale
-        last = math.log(self.constant) - 0.5 * np.einsum("ij,ij->i", scaled, scaled)
-        self._augmented = np.ascontiguousarray(np.vstack((scaled.T, np.ones(len(scaled)), last)))
-
-    @property
-    def size(self) -> int:
-        return int(self.basis.shape[0])
-
-    def kernel_columns(self, X: np.ndarray) -> np.ndarray:
-        """constant * k(basis, X) as an F-ordered (n_basis, n_rows) array.
-
-        Squared distances come from one GEMM (|x|^2 + |z|^2 - 2 x.z), ~3x faster than
-        ``cdist`` + sklearn's RBF; relative error of the kernel values ~1e-16 * |x / l|^2
-        (rounding can make k(x, x) exceed the constant by that much: harmless, the
-        variance is clipped at 0).
-        """
-        scaled = X / self.length_scale
-        augmented = np.empty((X.shape[0], scaled.shape[1] + 2))
-        augmented[:, :-2] = scaled
-        augmented[:, -2] = -0.5 * np.einsum("ij,ij->i", scaled, scaled)
-        augmented[:, -1] = 1.0
-        block = augmented @ self._augmented  # (n_rows, n_basis), C order
-        np.exp(block, out=block)
-        return block.T
-
-    def mean(self, X: np.ndarray) -> np.ndarray:
-        """Latent mean at standardised rows ``X``."""
-        return self.kernel_columns(X).T @ self.weights
-
-    def _variance_from_columns(self, k_columns: np.ndarray) -> np.ndarray:
-        if self.chol is not None:
-            reduced = solve_triangular(
-                self.chol, k_columns, lower=True, check_finite=False, overwrite_b=True
-            )
-        else:
-            reduced = dtrmm(1.0, self.projection, k_columns, lower=0, overwrite_b=1)
-        variance = self.constant - np.einsum("ij,ij->j", reduced, reduced)
-        # Rounding can push a variance a hair below zero next to a training point.
-        np.maximum(variance, 0.0, out=variance)
-        return variance
-
-    def variance(self, X: np.ndarray) -> np.ndarray:
-        """Latent variance at standardised rows ``X``."""
-        return self._variance_from_columns(self.kernel_columns(X))
-
-    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Latent mean and variance at standardised rows ``X``."""
-        k_columns = self.kernel_columns(X)
-        mean = k_columns.T @ self.weights
-        return mean, self._variance_from_columns(k_columns)
-
-
-def _choose_inducing(
-    X_std: np.ndarray, m: int, rng: np.random.Generator, init: str, all_rows_if_m_ge_n: bool = False
-) -> np.ndarray:
-    """m inducing points among the standardised rows (seeded by ``rng``)."""
-    n_rows = X_std.shape[0]
-    if all_rows_if_m_ge_n and m >= n_rows:
-        return np.ascontiguousarray(X_std)
-    if init == "kmeans++":
-        # k-means++ is sequential in m; seeding it from at most 20 m rows keeps it
-        # cheap for big groups and still spreads Z over the data.
-        pool = X_std
-        if n_rows > _KMEANS_POOL_FACTOR * m:
-            pool = X_std[np.sort(rng.choice(n_rows, size=_KMEANS_POOL_FACTOR * m, replace=False))]
-        inducing, _ = kmeans_plusplus(pool, m, random_state=int(rng.integers(2**31 - 1)))
-    else:
-        inducing = X_std[np.sort(rng.choice(n_rows, size=m, replace=False))]
-    return np.ascontiguousarray(inducing)
-
-
-def _inducing_posterior(
-    X: np.ndarray,
-    y: np.ndarray,
-    inducing: np.ndarray,
-    constant: float,
-    length_scale: float | np.ndarray,
-    noise_variance: float,
-    memory_bytes: int,
-) -> tuple[_Posterior, float]:
-    """DTC / projected-process posterior through the inducing points (all rows used).
-
-    With L = chol(K_mm), A = L^-1 K_mn and G = A A^T / sigma^2 = U diag(lambda) U^T:
-
-        mean(x) = k_xm L^-T (I + G)^-1 A y / sigma^2
-        var(x)  = k_xx - v^T v + v^T (I + G)^-1 v = k_xx - |W k_mx|^2,   v = L^-1 k_mx,
-        W = diag(sqrt(lambda / (1 + lambda))) U^T L^-1,
-
-    and W = Q R (QR) gives |W k| = |R k| with R upper triangular. Cost O(n m^2 + m^3)
-    time, O(m^2 + chunk * m) memory. Returns the posterior and the relative jitter that
-    made K_mm positive definite.
-    """
-    m = inducing.shape[0]
-    rbf = RBF(length_scale)
-    k_mm = constant * rbf(inducing)
-    for jitter in _INDUCING_JITTERS:
-        try:
-            chol_mm = cholesky(
-                k_mm + jitter * constant * np.eye(m), lower=True, check_finite=False
-            )
-            break
-        except np.linalg.LinAlgError:
-            continue
-    else:  # pragma: no cover - K_mm + 1e-2 c I is always positive definite
-        raise EtalError("the inducing-point kernel matrix is not positive definite")
-    # Accumulate A A^T and A y over chunks of rows so K_mn is never held whole.
-    gram = np.zeros((m, m))
-    projected_y = np.zeros(m)
-    rows_per_chunk = max(1, memory_bytes // (_ARRAYS_PER_CHUNK * 8 * m))
-    kernel = _Posterior(basis=inducing, weights=np.zeros(m), chol=None, projection=None, constant=constant,
-                        length_scale=length_scale, noise_level=noise_variance)  # for its kernel
-    for start in range(0, X.shape[0], rows_per_chunk):
-        stop = start + rows_per_chunk
-        k_block = kernel.kernel_columns(X[start:stop])  # (m, rows), F order
-        a_block = solve_triangular(chol_mm, k_block, lower=True, check_finite=False, overwrite_b=True)
-        gram += a_block @ a_block.T
-        projected_y += a_block @ y[start:stop]
-    gram /= noise_variance
-    projected_y /= noise_variance
-    # The variance's matrix from the eigen-decomposition of G (PSD; rounding clipped).
-    eigenvalues, eigenvectors = eigh(gram, check_finite=False)
-    np.maximum(eigenvalues, 0.0, out=eigenvalues)
-    chol_inverse = solve_triangular(chol_mm, np.eye(m), lower=True, check_finite=False)
-    w_matrix = np.sqrt(eigenvalues / (1.0 + eigenvalues))[:, None] * (eigenvectors.T @ chol_inverse)
-    projection = np.asfortranarray(np.triu(qr(w_matrix, mode="r", check_finite=False)[0]))
-    gram[np.diag_indices(m)] += 1.0  # B = I + G, eigenvalues >= 1
-    chol_b = cholesky(gram, lower=True, check_finite=False)
-    c = solve_triangular(chol_b, projected_y, lower=True, check_finite=False)
-    weights = solve_triangular(
-        chol_mm,
-        solve_triangular(chol_b, c, lower=True, trans="T", check_finite=False),
-        lower=True,
-        trans="T",
-        check_finite=False,
-    )
-    posterior = _Posterior(
-        basis=inducing,
-        weights=weights,
-        chol=None,
-        projection=projection,
-        constant=constant,
-        length_scale=length_scale,
-        noise_level=noise_variance,
-    )
-    return posterior, jitter
-
+__all__ = ["GPSurrogate"]
 
 # --------------------------------------------------------------------------- the GP
 
 
-class GPSurrogate:
+class GPSurrogate(GPStateMixin):
     """Gaussian-process surrogate: ConstantKernel x RBF + WhiteKernel, standardised space.
 
     Parameters
@@ -561,35 +171,35 @@ class GPSurrogate:
         reoptimize_min_rows: int = 1000,
     ) -> None:
         self.include_noise = bool(include_noise)
-        self.max_exact = _positive_int(max_exact, "max_exact", 2)
+        self.max_exact = check_int("max_exact", max_exact, low=2)
         if large not in _LARGE_MODES:
             raise InputError(f"large must be one of {_LARGE_MODES}, got {large!r}.")
         self.large = large
-        self.n_inducing = _positive_int(n_inducing, "n_inducing", 1)
-        self.n_restarts_optimizer = _positive_int(n_restarts_optimizer, "n_restarts_optimizer", 0)
+        self.n_inducing = check_int("n_inducing", n_inducing, low=1)
+        self.n_restarts_optimizer = check_int("n_restarts_optimizer", n_restarts_optimizer, low=0)
         self.warm_start = bool(warm_start)
         if random_state is not None:
-            random_state = _positive_int(random_state, "random_state", 0)
+            random_state = check_int("random_state", random_state, low=0)
         self.random_state = random_state
         self.ard = bool(ard)
         self.optimize = bool(optimize)
         if n_hyperparameter_rows is not None:
-            n_hyperparameter_rows = _positive_int(n_hyperparameter_rows, "n_hyperparameter_rows", 2)
+            n_hyperparameter_rows = check_int("n_hyperparameter_rows", n_hyperparameter_rows, low=2)
         self.n_hyperparameter_rows = n_hyperparameter_rows
         if inducing_init not in _INDUCING_INITS:
             raise InputError(f"inducing_init must be one of {_INDUCING_INITS}, got {inducing_init!r}.")
         self.inducing_init = inducing_init
         if max_exact_predict is not None:
-            max_exact_predict = _positive_int(max_exact_predict, "max_exact_predict", 1)
+            max_exact_predict = check_int("max_exact_predict", max_exact_predict, low=1)
         self.max_exact_predict = max_exact_predict
-        self.n_inducing_predict = _positive_int(n_inducing_predict, "n_inducing_predict", 1)
+        self.n_inducing_predict = check_int("n_inducing_predict", n_inducing_predict, low=1)
         if reoptimize_growth is not None:
             if isinstance(reoptimize_growth, bool) or not isinstance(reoptimize_growth, (int, float)) \
                     or not (0.0 <= reoptimize_growth < math.inf):
                 raise InputError(f"reoptimize_growth must be a number >= 0 or None, got {reoptimize_growth!r}.")
             reoptimize_growth = float(reoptimize_growth)
         self.reoptimize_growth = reoptimize_growth
-        self.reoptimize_min_rows = _positive_int(reoptimize_min_rows, "reoptimize_min_rows", 2)
+        self.reoptimize_min_rows = check_int("reoptimize_min_rows", reoptimize_min_rows, low=2)
         # start values given by the user (cold start) and the latest fitted/loaded ones
         self._initial_hyper: dict | None = (
             self._check_hyperparameters(hyperparameters, "hyperparameters")
@@ -640,40 +250,16 @@ class GPSurrogate:
             "hyperparameters": self._initial_hyper,
         }
 
+    @classmethod
+    def _default_config(cls) -> dict:
+        return _DEFAULT_CONFIG
+
     def __repr__(self) -> str:
         changed = {
             k: v for k, v in self._config().items() if v != _DEFAULT_CONFIG.get(k, object())
         }
         args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
         return f"GPSurrogate({args})"
-
-    @staticmethod
-    def _check_hyperparameters(values: Any, where: str) -> dict:
-        """Validate ``{"constant", "length_scale", "noise_level"}`` -> plain floats."""
-        error = CheckpointError if where == "state" else InputError
-        if not isinstance(values, dict) or not {"constant", "length_scale", "noise_level"} <= set(values):
-            raise error(
-                f"{where} must be a dict with keys 'constant', 'length_scale', 'noise_level'; "
-                f"got {values!r}."
-            )
-        out: dict = {}
-        for key, bounds in (
-            ("constant", CONSTANT_BOUNDS),
-            ("length_scale", LENGTH_SCALE_BOUNDS),
-            ("noise_level", NOISE_LEVEL_BOUNDS),
-        ):
-            raw = values[key]
-            try:
-                array = np.asarray(raw, dtype=float)
-            except (TypeError, ValueError):
-                raise error(f"{where}[{key!r}] must be a number, got {raw!r}.") from None
-            if array.ndim > (1 if key == "length_scale" else 0) or array.size == 0:
-                raise error(f"{where}[{key!r}] must be a number, got {raw!r}.")
-            low, high = bounds
-            if not (np.all(np.isfinite(array)) and np.all(array >= low) and np.all(array <= high)):
-                raise error(f"{where}[{key!r}] = {raw!r} is outside the bounds [{low:g}, {high:g}].")
-            out[key] = [float(v) for v in array] if array.ndim == 1 else float(array)
-        return out
 
     @property
     def hyperparameters(self) -> dict:
@@ -785,7 +371,7 @@ class GPSurrogate:
             "check for many duplicated feature rows with different targets."
         ) from last_error
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "GPSurrogate":
+    def fit(self, X: np.ndarray, y: np.ndarray) -> GPSurrogate:
         """Fit on labelled rows ``X`` (n_rows, n_features) and targets ``y`` (n_rows,).
 
         A refit of the same object starts the optimiser from the previous fit's
@@ -794,7 +380,7 @@ class GPSurrogate:
         """
         return self._fit(X, y, _ALPHAS, refit_only=False)
 
-    def refit_posterior(self, X: np.ndarray, y: np.ndarray) -> "GPSurrogate":
+    def refit_posterior(self, X: np.ndarray, y: np.ndarray) -> GPSurrogate:
         """Recompute the posterior of the last fit, at its hyper-parameters, without optimising.
 
         For a resumed run: after :meth:`load_state_dict` the object is unfitted; with the
@@ -825,7 +411,7 @@ class GPSurrogate:
             return False
         return _rows_digest(X, y, last["n_rows"]) == last["sha256"]
 
-    def _fit(self, X: np.ndarray, y: np.ndarray, alphas: tuple[float, ...], refit_only: bool) -> "GPSurrogate":
+    def _fit(self, X: np.ndarray, y: np.ndarray, alphas: tuple[float, ...], refit_only: bool) -> GPSurrogate:
         started = time.perf_counter()
         names = _column_names(X)
         X, y = _check_training_data(X, y, self._known_n_features)
@@ -1001,7 +587,7 @@ class GPSurrogate:
         if chunk_size is None:
             chunk_size = self.default_chunk_size(bool(approximate))
         else:
-            chunk_size = _positive_int(chunk_size, "chunk_size", 1)
+            chunk_size = check_int("chunk_size", chunk_size, low=1)
         centre, scale = self._scaler.mean_, self._scaler.scale_
         mean = np.empty(n_rows)
         variance = np.empty(n_rows)
@@ -1051,147 +637,6 @@ class GPSurrogate:
 
     # ----------------------------------------------------------------- checkpoints
 
-    def state_dict(self) -> dict:
-        """JSON-able state: configuration, hyper-parameters and a summary of the last fit.
-
-        The training data are not included: a resumed run refits on its labelled rows,
-        starting from these hyper-parameters, and gets identical results.
-        """
-        fit: dict | None = None
-        if self.mode_ is not None:
-            info = self.fit_info_
-            fit = {
-                "mode": self.mode_,
-                "n_rows": info["n_rows"],
-                "n_features": self.n_features_in_,
-                "n_hyperparameter_rows": info["n_hyperparameter_rows"],
-                "n_inducing": info.get("n_inducing"),
-                "log_marginal_likelihood": info["log_marginal_likelihood"],
-                "alpha": info["alpha"],
-                "target_mean": self._y_mean,
-                "target_std": self._y_std,
-                "warnings": list(info["warnings"]),
-            }
-        return {
-            "kind": "gp",
-            "format": _STATE_FORMAT,
-            "config": self._config(),
-            "hyperparameters": self.hyperparameters or None,
-            "n_features": self._known_n_features,
-            "bounds": {
-                "constant": list(CONSTANT_BOUNDS),
-                "length_scale": list(LENGTH_SCALE_BOUNDS),
-                "noise_level": list(NOISE_LEVEL_BOUNDS),
-            },
-            "last_fit": fit,
-            "last_optimization": dict(self._last_optimization) if self._last_optimization else None,
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore configuration and hyper-parameters from :meth:`state_dict`.
-
-        The object becomes unfitted (call ``fit``); its next fit starts from the restored
-        hyper-parameters, exactly as the saved object's next fit would.
-        """
-        if not isinstance(state, dict) or state.get("kind") != "gp":
-            raise CheckpointError(
-                "this surrogate state was not written by GPSurrogate.state_dict() "
-                f"(kind={state.get('kind') if isinstance(state, dict) else type(state).__name__!r})."
-            )
-        if state.get("format") != _STATE_FORMAT:
-            raise CheckpointError(
-                f"surrogate state format {state.get('format')!r} is not supported "
-                f"(this etal reads format {_STATE_FORMAT}); rerun from scratch."
-            )
-        config = state.get("config")
-        if not isinstance(config, dict) or set(config) - set(_DEFAULT_CONFIG):
-            raise CheckpointError(f"surrogate state has an unusable 'config': {config!r}.")
-        try:
-            rebuilt = GPSurrogate(**config)
-        except InputError as exc:
-            raise CheckpointError(f"surrogate state has an unusable 'config': {exc}") from None
-        hyper = state.get("hyperparameters")
-        n_features = state.get("n_features")
-        if n_features is not None and (isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1):
-            raise CheckpointError(f"surrogate state has an unusable 'n_features': {n_features!r}.")
-        self.__dict__.update(rebuilt.__dict__)
-        self._hyper = self._check_hyperparameters(hyper, "state") if hyper is not None else None
-        self._known_n_features = n_features
-        last_opt = state.get("last_optimization")
-        if last_opt is not None and not (
-            isinstance(last_opt, dict)
-            and isinstance(last_opt.get("n_rows"), int) and not isinstance(last_opt.get("n_rows"), bool)
-            and last_opt["n_rows"] >= 2 and isinstance(last_opt.get("sha256"), str)
-        ):
-            raise CheckpointError(f"surrogate state has an unusable 'last_optimization': {last_opt!r}.")
-        self._last_optimization = dict(last_opt) if last_opt else None
-        last_fit = state.get("last_fit")
-        alpha = last_fit.get("alpha") if isinstance(last_fit, dict) else None
-        self._last_alpha = float(alpha) if isinstance(alpha, (int, float)) and not isinstance(alpha, bool) else None
-        self._reset_fit()
-
-
 _DEFAULT_CONFIG: dict = GPSurrogate()._config()
 
 
-# --------------------------------------------------------------------------- registry
-
-_REGISTRY: dict[str, Callable[..., Surrogate]] = {"gp": GPSurrogate}
-
-
-def register_surrogate(name: str, factory: Callable[..., Surrogate], *, overwrite: bool = False) -> None:
-    """Make ``make_surrogate(name, **kwargs)`` build ``factory(**kwargs)``."""
-    key = str(name).strip().lower()
-    if not key:
-        raise InputError("a surrogate name must be a non-empty string.")
-    if key in _REGISTRY and not overwrite:
-        raise InputError(f"a surrogate named {key!r} is already registered; pass overwrite=True to replace it.")
-    if not callable(factory):
-        raise InputError(f"the factory for surrogate {key!r} must be callable, got {factory!r}.")
-    _REGISTRY[key] = factory
-
-
-def available_surrogates() -> list[str]:
-    """Names accepted by :func:`make_surrogate`."""
-    return sorted(_REGISTRY)
-
-
-def make_surrogate(name_or_obj: Any = "gp", **kwargs: Any) -> Surrogate:
-    """Build a surrogate from a registered name, a class, or pass an instance through.
-
-    ``make_surrogate("gp", ard=True)`` -> ``GPSurrogate(ard=True)``; a class implementing
-    :class:`Surrogate` is instantiated with ``kwargs``; an object implementing it is
-    returned unchanged (``kwargs`` must then be empty).
-    """
-    if isinstance(name_or_obj, str):
-        key = name_or_obj.strip().lower()
-        if key not in _REGISTRY:
-            raise InputError(
-                f"unknown surrogate {name_or_obj!r}; choose one of {available_surrogates()} "
-                "or pass an object with fit/predict/state_dict/load_state_dict."
-            )
-        factory: Callable[..., Any] = _REGISTRY[key]
-    elif isinstance(name_or_obj, type):
-        factory = name_or_obj
-    else:
-        if not isinstance(name_or_obj, Surrogate):
-            raise InputError(
-                f"{type(name_or_obj).__name__} is not a surrogate: it needs fit, predict, "
-                "state_dict and load_state_dict methods."
-            )
-        if kwargs:
-            raise InputError(
-                f"options {sorted(kwargs)} cannot be applied to an existing surrogate object; "
-                "configure it before passing it in."
-            )
-        return name_or_obj
-    try:
-        surrogate = factory(**kwargs)
-    except TypeError as exc:
-        raise InputError(f"bad options for surrogate {name_or_obj!r}: {exc}") from None
-    if not isinstance(surrogate, Surrogate):
-        raise InputError(
-            f"{name_or_obj!r} built a {type(surrogate).__name__}, which lacks the fit, predict, "
-            "state_dict and load_state_dict methods of a surrogate."
-        )
-    return surrogate

@@ -1,0 +1,69 @@
+"""Parameter checks: one checker per kind of limit, one message format.
+
+Classes declare their limits once (at the top of ``__init__`` or in a table) and call
+these helpers; every failure raises :class:`~etal.errors.InputError` worded
+``"NAME must be ..., got VALUE"`` so that a user sees the same sentence everywhere.
+``bool`` is never accepted as a number (``True`` is not the integer 1 here).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import InputError
+
+__all__ = ["check_bool", "check_choice", "check_float", "check_int"]
+
+
+def _fail(name: str, what: str, value: Any, allow_none: bool) -> InputError:
+    return InputError(f"{name} must be {what}{' or None' if allow_none else ''}, got {value!r}")
+
+
+def check_int(
+    name: str, value: Any, *, low: int | None = None, high: int | None = None, allow_none: bool = False
+) -> int | None:
+    """``value`` as an ``int`` in ``[low, high]`` (``None`` passes when ``allow_none``)."""
+    if value is None and allow_none:
+        return None
+    bounds = " and ".join(b for b in ((f">= {low}" if low is not None else ""), (f"<= {high}" if high is not None else "")) if b)
+    what = "an integer" + (f" {bounds}" if bounds else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise _fail(name, what, value, allow_none)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise _fail(name, what, value, allow_none)
+    return int(value)
+
+
+def check_float(
+    name: str, value: Any, *, low: float | None = None, high: float | None = None, allow_none: bool = False
+) -> float | None:
+    """``value`` as a finite ``float`` in ``[low, high]`` (``None`` passes when ``allow_none``)."""
+    if value is None and allow_none:
+        return None
+    bounds = " and ".join(b for b in ((f">= {low}" if low is not None else ""), (f"<= {high}" if high is not None else "")) if b)
+    what = "a finite number" + (f" {bounds}" if bounds else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise _fail(name, what, value, allow_none)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise _fail(name, what, value, allow_none)
+    return float(value)
+
+
+def check_bool(name: str, value: Any, *, allow_none: bool = False) -> bool | None:
+    """``value`` as a ``bool`` (only ``True``/``False``, or ``None`` when ``allow_none``)."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, (bool,)) and type(value).__name__ != "bool_":
+        raise _fail(name, "True or False", value, allow_none)
+    return bool(value)
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    """``value`` if it is one of ``choices`` (the message lists them)."""
+    options = tuple(choices)
+    if value not in options:
+        raise InputError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
+    return value
