@@ -7,7 +7,7 @@ Usage::
         [--max-labelled N] [--iterations K] [--threads N] [--timeout S]
         [--case LABELLED CANDIDATES]... [--profile PATH]
 
-What is timed: ``ETAL.suggest()`` + ``ETAL.tell()`` of ``etal.loop.ETAL`` with the default
+What is timed: ``ETAL.suggest()`` + ``ETAL.tell()`` of ``etal.engine.ETAL`` with the default
 strategy (``"etal"``: lowest-entropy group, GP posterior, quadrature expected entropy,
 EI, pick) and the default surrogate (``etal.surrogate.GPSurrogate()``), i.e. the target
 group's GP fit (cold in iteration 1, warm refit with one more row after that), its
@@ -132,7 +132,7 @@ def _instrument(loop) -> list[dict]:
 
 def run_case(n_labelled: int, n_candidates: int, iterations: int, profile: str | None = None) -> dict:
     """Build the case, start the loop, time ``iterations`` iterations (in this process)."""
-    from etal.loop import ETAL
+    from etal.engine import ETAL
 
     t0 = time.perf_counter()
     labelled, pool, labels, features = build_case(n_labelled, n_candidates)

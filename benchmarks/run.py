@@ -10,7 +10,7 @@ Sections (``docs/performance.md`` explains every figure):
 (a) acquisition: expected entropy by quadrature vs Monte Carlo on the same GP posterior
     (``bench_acquisition.section_speed``: our vectorised 1000-draw ``mc`` and the paper's
     recipe of re-estimating the entropy after every draw), and one whole ET-AL iteration
-    through ``etal.loop.ETAL`` with ``estimator="quadrature"`` vs ``"mc"``;
+    through ``etal.engine.ETAL`` with ``estimator="quadrature"`` vs ``"mc"``;
 (b) end-to-end ``etal demo`` wall time (a subprocess; ``--quick``: ``etal demo --quick``);
 (c) one ET-AL iteration for a sweep of labelled rows x candidates in the target group
     (``bench_iteration.py``, one subprocess per case) with the issue's two targets
@@ -60,7 +60,7 @@ def _load() -> float:
 
 def loop_iteration_seconds(n_labelled: int, n_candidates: int, estimator: str, iterations: int = 2) -> float:
     """Best wall seconds of one warm ET-AL iteration (suggest + tell) with ``estimator``."""
-    from etal.loop import ETAL
+    from etal.engine import ETAL
 
     labelled, pool, labels, features = bench_iteration.build_case(n_labelled, n_candidates)
     loop = ETAL(group_col="group", target_col="target", feature_cols=features, progress=False,
@@ -96,7 +96,7 @@ def print_acquisition(a: dict) -> None:
         print(f"{r['candidates']:>10} {r['quadrature_cpu_s']:>11.4f} {r['mc1000_cpu_s']:>10.4f} "
               f"{r['ratio_mc_over_quadrature']:>7.1f}x {r['paper_recipe_cpu_s_estimated']:>13.2f} "
               f"{r['ratio_paper_over_quadrature']:>9.0f}x")
-    print("    one warm ET-AL iteration through etal.loop.ETAL (fit + posterior + expected entropy + EI + pick):")
+    print("    one warm ET-AL iteration through etal.engine.ETAL (fit + posterior + expected entropy + EI + pick):")
     for r in a["loop_iteration"]:
         print(f"    {r['labelled']} labelled x {r['candidates']} candidates: quadrature {r['quadrature_s']:.3f} s, "
               f"mc {r['mc1000_s']:.3f} s ({r['ratio_mc_over_quadrature']:.1f}x); load {r['load_average']:.1f}")

@@ -116,7 +116,7 @@ def test_config_file_with_every_key_parses_and_round_trips(tmp_path):
     assert cfg.data == DataConfig("table.csv", "family", "gap", "mat_id", ["f*", "natoms"])
     assert cfg.split.rules == {"A": "target > 0", "B": "target < -1 or target > 2"}
     assert (cfg.split.test_fraction, cfg.split.pool_size, cfg.split.seed) == (0.25, 300, 4)
-    assert cfg.run.patience is None and cfg.run.estimator == "mc" and cfg.run.seeds == [3, 5]
+    assert cfg.run.patience == "off" and cfg.run.estimator == "mc" and cfg.run.seeds == [3, 5]
     assert cfg.run_seeds() == [3, 5] and cfg.split_seeds() == [4]
     assert cfg.downstream.features == ["f1", "f2"]  # a comma-separated string is accepted
     assert cfg.downstream_seeds() == list(range(7))
@@ -247,7 +247,7 @@ def test_plan_runs_several_splits_every_strategy_once_per_split():
 
 def test_etal_quadrature_makes_no_random_choice_given_the_split(subset):
     """The premise of running ET-AL once per split: its picks do not depend on the loop seed."""
-    from etal.loop import ETAL
+    from etal.engine import ETAL
     from etal.oracles import LookupOracle
     from etal.split import biased_split
 
@@ -271,11 +271,11 @@ def tiny(subset, tmp_path_factory):
     ETAL.run is wrapped to record the tables the loop receives, and every oracle call is
     counted, to check that no pool label reaches the loop.
     """
-    import etal.loop
+    import etal.engine
     import etal.oracles
 
     seen_pools, revealed = [], []
-    run, call = etal.loop.ETAL.run, etal.oracles.LookupOracle.__call__
+    run, call = etal.engine.ETAL.run, etal.oracles.LookupOracle.__call__
 
     def spy_run(self, labelled=None, pool=None, oracle=None, budget=None):
         seen_pools.append((self.strategy_name, list(pool.columns), pool[ID].tolist()))
@@ -288,7 +288,7 @@ def tiny(subset, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("tiny") / "out"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(etal.loop.ETAL, "run", spy_run)
+        mp.setattr(etal.engine.ETAL, "run", spy_run)
         mp.setattr(etal.oracles.LookupOracle, "__call__", spy_call)
         result = run_and_report(small_config(), out, data=subset, progress=False)
     return result, out, seen_pools, revealed

@@ -73,7 +73,7 @@ def test_each_registered_downstream_model_is_built_seeded_and_fits():
 
 def test_patience_is_set_for_etal_only_baselines_keep_their_strategy_default(monkeypatch):
     """The experiment passes its patience to ET-AL and None (the strategy's default) to baselines."""
-    import etal.loop
+    import etal.engine
     from etal.experiment import RunConfig, RunSpec
     from etal.experiment.execute import _execute_run
 
@@ -86,7 +86,7 @@ def test_patience_is_set_for_etal_only_baselines_keep_their_strategy_default(mon
         seen[self.strategy_name] = (self.patience, self.fairness_stop, self.progress)
         raise Stop
 
-    monkeypatch.setattr(etal.loop.ETAL, "run", spy_run)
+    monkeypatch.setattr(etal.engine.ETAL, "run", spy_run)
     labelled = pd.DataFrame({"id": ["a", "b"], "g": ["x", "y"], "t": [0.0, 1.0], "f": [0.0, 1.0]})
     pool = pd.DataFrame({"id": ["c"], "g": ["x"], "t": [2.0], "f": [2.0]})
     columns = {"group_col": "g", "target_col": "t", "id_col": "id", "feature_cols": ["f"]}
@@ -94,7 +94,7 @@ def test_patience_is_set_for_etal_only_baselines_keep_their_strategy_default(mon
         with pytest.raises(Stop):
             _execute_run(RunSpec(strategy, 0, 0, 0), labelled, pool, columns, RunConfig(patience=7))
     assert seen["etal"][0] == 7
-    fresh = {s: etal.loop.ETAL(group_col="g", target_col="t", id_col="id", feature_cols=["f"], strategy=s, patience=None) for s in seen}
+    fresh = {s: etal.engine.ETAL(group_col="g", target_col="t", id_col="id", feature_cols=["f"], strategy=s, patience=None) for s in seen}
     for strategy in ("random", "balanced", "uncertainty"):
         assert seen[strategy][0] == fresh[strategy].patience  # what ETAL does with None, unchanged
         assert seen[strategy][1] == fresh[strategy].fairness_stop  # fairness stop not set either

@@ -475,3 +475,16 @@ def resume_loop(cls, checkpoint_dir, oracle=None, *, strategy=None, surrogate=No
         loop._oracle = LookupOracle(labels, id_col=loop.id_col, target_col=loop.target_col)
     loop._update_stop()
     return loop
+
+
+def check_same_inputs(loop, labelled, pool) -> None:
+    """Refuse tables that differ (by ids) from those the run started with."""
+    for name, frame, mine in (("labelled", labelled, loop._labelled_input), ("pool", pool, loop._pool_input)):
+        if frame is None:
+            continue
+        ids = frame[loop.id_col].tolist() if loop.id_col in frame.columns else None
+        if ids != mine[loop.id_col].tolist():
+            raise CheckpointError(
+                f"the {name} table given to run() does not match the one this run started "
+                "with (different ids); resume without tables or start a new run"
+            )

@@ -37,14 +37,14 @@ import pandas as pd
 from ..acquisition import ESTIMATORS
 from ..bias.scores import dataset_resolution, entropy_gap
 from ..entropy import EntropyEstimate, TiePolicy, estimate_entropy, resolve_method
-from ..errors import CheckpointError, InputError
+from ..errors import InputError
 from ..oracles import LookupOracle, as_oracle, check_oracle_values
 from ..params import check_bool, check_choice, check_int
 from ..strategies import make_strategy
 from ..strategies.base import Pick, group_resolution
 from . import checkpoint as ckpt
 from . import inputs, stopping
-from .progress import ProgressEvent, TqdmProgress
+from .progress import ProgressEvent, progress_display
 from .result import HISTORY_COLUMNS, RunResult, history_frame
 from .state import GroupState, LoopState
 
@@ -377,16 +377,16 @@ class ETAL:
                 pool = self._dataset.pool if pool is None else pool
             self.start(labelled, pool)
         elif is_dataset:
-            self._check_same_inputs(*inputs.dataset_tables(self, labelled))
+            ckpt.check_same_inputs(self, *inputs.dataset_tables(self, labelled))
         elif labelled is not None or pool is not None:
-            self._check_same_inputs(labelled, pool)
+            ckpt.check_same_inputs(self, labelled, pool)
         self._update_stop()
         if self.stop_reason is None and self._oracle is None:
             raise InputError(
                 "run() needs an oracle (a callable rows -> values, e.g. LookupOracle(labels)); "
                 "without one, use suggest() and tell()"
             )
-        report = self._progress_callback(self.progress if progress is None else progress)
+        report = progress_display(self.progress if progress is None else progress, f"etal ({self.strategy_name})")
         total = self._progress_total()
         if report is not None:
             report(ProgressEvent(len(self._selected), total))
@@ -593,15 +593,6 @@ class ETAL:
         n_pool = sum(grp.candidates.size for grp in self._groups.values()) + len(self._selected)
         return n_pool if self.budget is None else min(self.budget, n_pool)
 
-    def _progress_callback(self, progress: Any):
-        if progress is True:
-            return TqdmProgress(desc=f"etal ({self.strategy_name})")
-        if progress is False or progress is None:
-            return None
-        if not callable(progress):
-            raise InputError(f"progress must be True, False or a callable, got {progress!r}")
-        return progress
-
     # ----------------------------------------------------------------- checkpoints
 
     def save_checkpoint(self) -> Path:
@@ -609,17 +600,6 @@ class ETAL:
         if self.checkpoint_dir is None:
             raise InputError("no checkpoint_dir was given")
         return ckpt.save_loop(self)
-
-    def _check_same_inputs(self, labelled, pool) -> None:
-        for name, frame, mine in (("labelled", labelled, self._labelled_input), ("pool", pool, self._pool_input)):
-            if frame is None:
-                continue
-            ids = frame[self.id_col].tolist() if self.id_col in frame.columns else None
-            if ids != mine[self.id_col].tolist():
-                raise CheckpointError(
-                    f"the {name} table given to run() does not match the one this run started "
-                    "with (different ids); resume without tables or start a new run"
-                )
 
     @classmethod
     def resume(

@@ -8,8 +8,11 @@ the bar the CLI and ``ETAL(progress=True)`` use.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["ProgressEvent", "TqdmProgress"]
+from ..errors import InputError
+
+__all__ = ["ProgressEvent", "TqdmProgress", "progress_display"]
 
 
 @dataclass(frozen=True)
@@ -42,3 +45,15 @@ class TqdmProgress:
         if event.finished:
             self._bar.close()
             self._bar = None
+
+
+def progress_display(progress: Any, desc: str):
+    """The callable that shows a run's progress: ``True`` → a tqdm bar, ``False``/``None`` →
+    none, a callable (the caller's own display, e.g. the CLI's) → itself."""
+    if progress is True:
+        return TqdmProgress(desc=desc)
+    if progress is False or progress is None:
+        return None
+    if not callable(progress):
+        raise InputError(f"progress must be True, False or a callable, got {progress!r}")
+    return progress

@@ -3,7 +3,7 @@
 Defaults are taken from where they are defined: the split's from the signature of
 :func:`etal.split.biased_split`, the strategy names from the strategy registry
 (:data:`etal.strategies.STRATEGIES`), the downstream model names from
-:data:`etal.evaluation.DOWNSTREAM_MODELS`, ET-AL's patience from :class:`etal.loop.ETAL`.
+:data:`etal.evaluation.DOWNSTREAM_MODELS`, ET-AL's patience from :class:`etal.engine.ETAL`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..evaluation import MODEL_NAMES
-from ..loop import ETAL
+from ..engine.loop import OFF, ETAL
 from ..split import biased_split, parse_condition
 from ..strategies import STRATEGIES
 
@@ -102,7 +102,7 @@ class RunConfig:
     """``[run]``: the strategies and the loop settings shared by all of them.
 
     ``budget``: acquisitions per run. ``patience``: ET-AL's exclusion rule (method doc §4;
-    ``None`` disables it; default: :class:`etal.loop.ETAL`'s). The experiment does not set
+    ``"off"`` disables it; ``None``, the default, keeps the strategy's own default). The experiment does not set
     patience or the fairness stop for the baselines: they keep their strategy's own
     defaults, as in ``etal run`` and in Python.
     ``seeds``: a count ``k`` (seeds ``0..k-1``) or a list of loop seeds (one split only;
@@ -115,7 +115,7 @@ class RunConfig:
     batch_size: int = 1
     estimator: str = "quadrature"
     n_samples: int = 1000
-    patience: int | None = _default_of(ETAL, "patience")
+    patience: int | str | None = _default_of(ETAL, "patience")
     seeds: int | list[int] | None = None
     n_jobs: int = -1
 
@@ -259,9 +259,7 @@ class ExperimentConfig:
             values = asdict(getattr(self, section))
             table = {}
             for k, v in values.items():
-                if k == "patience" and v is None:
-                    table[k] = "none"  # TOML has no null
-                elif v is not None:
+                if v is not None:
                     table[k] = copy.deepcopy(v)
             out[section] = table
         return out
@@ -446,9 +444,9 @@ def _rules(value: Any) -> str | dict[str, str]:
     return out
 
 
-def _patience(value: Any) -> int | None:
+def _patience(value: Any) -> int | str:
     if value is False or (isinstance(value, str) and value.strip().lower() in ("none", "off")):
-        return None
+        return OFF
     if not _is_int(value) or value < 1:
         raise _Bad('must be a whole number >= 1, or "none" to disable the exclusion rule')
     return int(value)

@@ -103,7 +103,7 @@ def _execute_run(
     depend on the machine's thread count."""
     from threadpoolctl import threadpool_limits
 
-    from ..loop import ETAL
+    from ..engine import ETAL
     from ..oracles import LookupOracle
 
     target, id_col = columns["target_col"], columns["id_col"]
@@ -181,7 +181,7 @@ def run_experiment(
         raise InputError(
             f"{ds.source} has {len(ds.pool)} row(s) without a {ds.target_col!r} value; the experiment "
             "splits a fully labelled table (its pool labels are held back and revealed by an oracle). "
-            "Drop the unlabelled rows, or label them with an active-learning run (etal.loop.ETAL)"
+            "Drop the unlabelled rows, or label them with an active-learning run (etal.engine.ETAL)"
         )
     columns = {
         "group_col": ds.group_col, "target_col": ds.target_col, "id_col": ds.id_col,

@@ -45,7 +45,7 @@ class _RunOutcome:
     """One finished loop run and what it cost."""
 
     spec: RunSpec
-    result: Any  # etal.loop.RunResult
+    result: Any  # etal.engine.RunResult
     seconds: float
     labels_revealed: int
     oracle_calls: int
