@@ -1,4 +1,4 @@
-"""Reproducibility and durability helpers: atomic writes, hashes, run manifests.
+"""Reproducibility and durability helpers: atomic writes, hashes, run manifests, output folders.
 
 Every command that writes results puts a ``manifest.json`` beside them with the etal
 version, the versions of its key dependencies, the arguments, the seed and the SHA-256
@@ -11,21 +11,27 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 from datetime import datetime, timezone
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .errors import InputError
+
 __all__ = [
+    "OutputDirError",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
     "file_sha256",
     "frame_sha256",
     "package_versions",
+    "prepare_output_dir",
     "to_jsonable",
     "write_manifest",
 ]
@@ -156,3 +162,80 @@ def write_manifest(
     if extra:
         manifest.update(extra)
     return atomic_write_json(Path(out_dir) / filename, manifest)
+
+
+class OutputDirError(InputError):
+    """An output folder holds files a new run would overwrite or mix with."""
+
+
+def _listing(names: list[str], limit: int = 4) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def prepare_output_dir(
+    out_dir: str | os.PathLike,
+    *,
+    command: str,
+    own: Sequence[str],
+    force: bool = False,
+    replace_same_command: bool = False,
+    hint: str | None = None,
+    check_only: bool = False,
+) -> Path:
+    """Make ``out_dir`` ready for the outputs of ``command`` (e.g. ``"etal run"``).
+
+    A missing or empty folder is created / used. A folder that already holds files is
+    refused with :class:`OutputDirError` (nothing is written or deleted), because a new
+    run would overwrite some files and leave stale ones beside them (an old
+    ``selected.csv`` next to a new ``suggestions.csv``). With ``force=True``, etal's own
+    files — names matching the glob patterns ``own`` plus ``manifest.json`` — are
+    removed first and unrelated files are left alone. ``replace_same_command=True`` (for
+    a command's default folder, which the user did not choose) treats a folder holding
+    only an earlier run of the same command as if ``force`` were given.
+    ``check_only=True`` raises as above but creates and removes nothing (call it before
+    the work, so that bad input writes nothing; call it again without before writing).
+    """
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        raise OutputDirError(f"{path} is a file, not a folder; choose a folder for the outputs", param="out")
+    entries = sorted(p.name for p in path.iterdir()) if path.is_dir() else []
+    if not entries:
+        if not check_only:
+            path.mkdir(parents=True, exist_ok=True)
+        return path
+    patterns = [*own, "manifest.json"]
+    mine = sorted({p.name for pattern in patterns for p in path.glob(pattern)})
+    foreign = [name for name in entries if name not in mine]
+    previous = _manifest_command(path / "manifest.json")
+    if not force and replace_same_command and not foreign and previous == command:
+        force = True
+    if not force:
+        what = f"the outputs of an earlier `{previous}`" if previous else "files etal did not write"
+        message = (
+            f"{path} is not empty: it holds {_listing(entries)} ({what}). A new run would "
+            f"overwrite some of them and leave the rest beside its own results. Choose an empty "
+            f"or new folder, or pass force=True to remove etal's own files there first"
+            + (f" (files etal did not write, {_listing(foreign)}, are kept)" if foreign else "")
+            + "."
+        )
+        if hint:
+            message += f" {hint}"
+        raise OutputDirError(message, param="force")
+    if check_only:
+        return path
+    for name in mine:
+        target = path / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    return path
+
+
+def _manifest_command(path: Path) -> str | None:
+    try:
+        command = json.loads(path.read_text(encoding="utf-8")).get("command")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return command if isinstance(command, str) else None

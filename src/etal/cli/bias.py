@@ -8,7 +8,6 @@ and the dataset scores, and writes ``bias.csv``, ``bias.json``,
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..entropy import METHODS
 
@@ -95,6 +94,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+#: What ``etal bias`` writes in its folder (``--force`` removes these, and only these).
+BIAS_OUTPUTS = (
+    "bias.csv", "bias.json", "target_distribution.png", "target_distribution.svg",
+    "group_entropy.png", "group_entropy.svg",
+)  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     import re
@@ -103,9 +109,10 @@ def run(args: argparse.Namespace) -> int:
     from ..data import load_data
     from ..errors import InputError
     from ..provenance import write_manifest
-    from .common import dataset_from_args, print_table
+    from .common import dataset_from_args, output_dir, print_table
 
-    arguments = {k: v for k, v in vars(args).items() if k != "func"}
+    output_dir(args, command="etal bias", own=BIAS_OUTPUTS, check_only=True)
+    arguments = {k: v for k, v in vars(args).items() if k not in ("func", "etal_default_out", "etal_out_given")}
     # The bias report uses no features; do not make the user's other columns (e.g. a
     # numeric column with gaps) a reason to fail.
     args.feature_cols = []
@@ -139,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         progress=True,
     )
 
-    out = Path(args.out)
+    out = output_dir(args, command="etal bias", own=BIAS_OUTPUTS)
     written = report.save(out)
     inputs = {"data": dataset.sha256}
     if getattr(dataset, "pool_sha256", None):

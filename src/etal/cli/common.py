@@ -13,6 +13,7 @@ import math
 import os
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -50,6 +51,8 @@ FLAGS: dict[str, str] = {
     "reference_group_col": "--reference-group-col",
     "reference_target_col": "--reference-target-col",
     "reference_id_col": "--reference-id-col",
+    "force": "--force",
+    "out": "--out",
 }
 
 
@@ -62,6 +65,7 @@ def cli_message(error: BaseException | str, flags: dict[str, str] | None = None)
     for param, flag in flags.items():
         # \b does not fire inside reference_group_col, so group_col leaves it alone.
         text = re.sub(rf"\b{param}='([^']*)'", lambda m, f=flag: f"{f} {m.group(1)}", text)
+        text = re.sub(rf"\b{param}=True\b", flag, text)  # a switch: force=True -> --force
         text = re.sub(rf"\b{param}=(?![\w'\"])", flag, text)
     flag = flags.get(getattr(error, "param", None) or "")
     if flag and flag not in text:
@@ -189,13 +193,45 @@ def dataset_from_args(args: argparse.Namespace) -> Dataset:
 
 
 def add_output_argument(parser: argparse.ArgumentParser, default: str) -> None:
-    """Add ``--out DIR`` (a :class:`pathlib.Path`; ``default`` when not given)."""
+    """Add ``--out DIR`` (a :class:`pathlib.Path`; None when not given) and ``--force``.
+
+    Use :func:`output_dir` to resolve and prepare the folder.
+    """
     parser.add_argument(
         "--out",
         metavar="DIR",
         type=Path,
-        default=Path(default),
-        help=f"output directory (created if missing; default: {default})",
+        default=None,
+        help=f"output directory (created if missing; default: {default}); must be empty, "
+        "or hold an earlier run of the same command when left at its default",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="use a non-empty --out anyway: etal's own files there are removed first, others kept",
+    )
+    parser.set_defaults(etal_default_out=default)
+
+
+def output_dir(
+    args: argparse.Namespace, *, command: str, own: Sequence[str], hint: str | None = None, check_only: bool = False
+) -> Path:
+    """The ``--out`` folder, made ready by :func:`etal.provenance.prepare_output_dir`.
+
+    The command's default folder (``--out`` not given) may be replaced when it holds only
+    an earlier run of the same command; a folder the user named must be empty or be
+    cleared with ``--force``.
+    """
+    from ..provenance import prepare_output_dir
+
+    chosen = getattr(args, "etal_out_given", None)
+    if chosen is None:
+        chosen = args.etal_out_given = getattr(args, "out", None) is not None
+    path = Path(args.out) if args.out is not None else Path(args.etal_default_out)
+    args.out = path
+    return prepare_output_dir(
+        path, command=command, own=own, force=bool(getattr(args, "force", False)),
+        replace_same_command=not chosen, hint=hint, check_only=check_only,
     )
 
 

@@ -8,11 +8,11 @@ For the paper-scale version run ``etal experiment --config examples/configs/oqmd
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..experiment import DEMO_OUT
+    from .common import add_output_argument
 
     parser = sub.add_parser(
         "demo",
@@ -25,10 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "path is printed last. Paper scale: etal experiment --config examples/configs/oqmd8-paper.toml"
         ),
     )
-    parser.add_argument(
-        "--out", metavar="DIR", type=Path, default=Path(DEMO_OUT),
-        help=f"output directory (created if missing; default: {DEMO_OUT})",
-    )  # fmt: skip
+    add_output_argument(parser, DEMO_OUT)
     parser.add_argument("--quick", action="store_true",
                         help="a reduced demo (10 acquisitions, etal vs random, 2 models x 2 seeds): seconds")
     parser.add_argument("--n-jobs", type=int, metavar="N", default=None,

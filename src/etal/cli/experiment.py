@@ -128,7 +128,7 @@ def apply_overrides(config, args: argparse.Namespace):
 
 
 def _arguments(args: argparse.Namespace) -> dict:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"}
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("func", "etal_default_out", "etal_out_given")}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -212,11 +212,19 @@ class ProgressBars:
             bar.close()
 
 
+#: What ``etal experiment`` / ``etal demo`` write in their folder (``--force`` removes
+#: these, and only these).
+EXPERIMENT_OUTPUTS = ("*.csv", "*.png", "*.svg", "*.json", "report.html", "config.toml")
+
+
 def run_and_report(config, args: argparse.Namespace, command: str):
     """Run the experiment (bars unless ``--no-progress``), render report.html, print the summary."""
     from ..experiment import run_experiment
     from ..report import write_experiment_report
 
+    from .common import output_dir
+
+    output_dir(args, command=command, own=EXPERIMENT_OUTPUTS)
     bars = None if args.no_progress else ProgressBars()
     try:
         result = run_experiment(config, args.out, progress=bars, command=command, arguments=_arguments(args))

@@ -137,7 +137,22 @@ def _resolved(args: argparse.Namespace) -> dict:
 
 
 def _arguments(args: argparse.Namespace) -> dict:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"}
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("func", "etal_default_out", "etal_out_given")}
+
+
+#: What ``etal run`` writes in its folder (``--force`` removes these, and only these).
+RUN_OUTPUTS = (
+    "split", "checkpoint", "split_summary.csv", "suggestions.csv", "entropies.csv", "history.csv",
+    "selected.csv", "entropy_status.csv", "labelled_final.csv", "entropy_evolution.png",
+    "entropy_evolution.svg",
+)  # fmt: skip
+
+
+def _resume_hint(args: argparse.Namespace) -> str | None:
+    folder = args.out if args.out is not None else Path(args.etal_default_out)
+    if (folder / "checkpoint").is_dir():
+        return f"It holds an unfinished run; continue it with: etal run --resume {folder}"
+    return None
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -146,12 +161,13 @@ def run_command(args: argparse.Namespace) -> int:
     from ..engine import ETAL
     from ..oracles import LookupOracle
     from ..split import biased_split, parse_rule_specs
-    from .common import dataset_from_args
+    from .common import dataset_from_args, output_dir
 
+    output_dir(args, command="etal run", own=RUN_OUTPUTS, hint=_resume_hint(args), check_only=True)
     opts = _resolved(args)
-    out: Path = args.out
     started = time.perf_counter()
     ds = dataset_from_args(args)
+    out = output_dir(args, command="etal run", own=RUN_OUTPUTS, hint=_resume_hint(args))
     target, id_col, group = ds.target_col, ds.id_col, ds.group_col
     retrospective = len(ds.pool) == 0
     inputs = {"data": ds.sha256}
