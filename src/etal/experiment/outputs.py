@@ -248,7 +248,7 @@ class ExperimentResult:
                     f", paired by split seed over {n} seeds"
                 )
             else:
-                text += f" (no interval: {row['note'] or f'{n} paired split seed(s)'})"
+                text += f" (no interval: {n} split seed(s) with both; run over several splits for one)"
             lines.append(text)
         return lines
 
