@@ -348,6 +348,36 @@ def test_tiny_experiment_writes_every_file_with_the_specified_columns(tiny):
     paired = pd.read_csv(out / "paired_comparison.csv")
     assert set(paired["metric"]) == {"r2", "mae"} and (paired["a"] == "etal").all() and (paired["b"] == "random").all()
     assert (paired["n_pairs"] == 3).all()
+    # D per acquisition and per run: independent recomputation from the written trajectory
+    from etal.bias.scores import entropy_deficit
+    from etal.evaluation import SUMMARY_COLUMNS
+    from etal.experiment import QUALITY_COLUMNS
+
+    summary = pd.read_csv(out / "bias_summary.csv")
+    assert list(summary.columns) == list(SUMMARY_COLUMNS)
+    quality = pd.read_csv(out / "quality.csv")
+    assert list(quality.columns) == list(QUALITY_COLUMNS)
+    assert len(quality) == len(runs)
+    for (strategy, seed), block in trajectory.groupby(["strategy", "seed"]):
+        wide = block.pivot(index="iteration", columns="group", values="entropy")
+        d = np.array([entropy_deficit(row) for row in wide.to_numpy()])
+        got = summary[(summary["strategy"] == strategy) & (summary["seed"] == seed)].sort_values("iteration")
+        np.testing.assert_allclose(got["entropy_deficit"].to_numpy(), d)
+        row = quality[(quality["strategy"] == strategy) & (quality["seed"] == seed)].iloc[0]
+        assert row["D_start"] == pytest.approx(d[0]) and row["final_D"] == pytest.approx(d[-1])
+        assert row["auc_D"] == pytest.approx(trapezoid(d))
+    # random ran twice on the one split: the reference is the mean of its two final Ds
+    finals = quality.set_index(["strategy", "seed"])["final_D"]
+    ref = (finals[("random", 0)] + finals[("random", 1)]) / 2
+    etal_d = summary[summary["strategy"] == "etal"].sort_values("iteration")["entropy_deficit"].to_numpy()
+    hit = np.flatnonzero(etal_d <= ref + 1e-12)
+    expected = float(hit[0]) if hit.size else np.nan
+    np.testing.assert_equal(quality.set_index("strategy").loc["etal", "picks_to_random"], expected)
+    # one split: one pair, so no interval, and the file says why
+    qp = pd.read_csv(out / "quality_paired.csv")
+    assert set(qp["column"]) == {"final_D", "auc_D"} and (qp["a"] == "etal").all() and (qp["b"] == "random").all()
+    assert (qp["n_pairs"] == 1).all() and qp["ci_low"].isna().all()
+    assert manifest_has_deficit(out)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "finished"
     assert manifest["seeds"]["runs"] == {"etal": [0], "random": [0, 1]}
@@ -542,6 +572,11 @@ def test_a_crash_in_downstream_keeps_the_trajectories(subset, tmp_path, monkeypa
     assert set(trajectory["strategy"]) == {"etal", "random"} and trajectory["iteration"].max() == 3
     assert (tmp_path / "runs.csv").is_file() and (tmp_path / "entropy_gap.png").is_file()
     assert json.loads((tmp_path / "manifest.json").read_text())["status"] == "running: downstream"
+
+
+def manifest_has_deficit(out) -> bool:
+    info = json.loads((out / "manifest.json").read_text())["entropy_deficit"]
+    return info["strategy"] == "etal" and set(info["per_strategy"]) == {"etal", "random"}
 
 
 def test_several_splits_one_run_per_strategy_and_split(subset, tmp_path):

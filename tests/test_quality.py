@@ -20,7 +20,13 @@ def test_schemas_are_the_documented_columns() -> None:
     assert q.BENCHMARK_RUN_COLUMNS == (
         "dataset", "split_seed", "strategy", "final_D", "auc_D", "picks_to_random", "share_of_bound",
     )  # fmt: skip
-    assert q.BENCHMARK_CURVE_COLUMNS == ("dataset", "split_seed", "strategy", "acquisition", "entropy_deficit")
+    assert q.BENCHMARK_CURVE_COLUMNS == (
+        "dataset",
+        "split_seed",
+        "strategy",
+        "acquisition",
+        "entropy_deficit",
+    )
     # Every per-run metric of the benchmark table is one run_metrics computes.
     assert set(q.BENCHMARK_RUN_COLUMNS[3:]) <= set(q.RUN_METRIC_COLUMNS)
 
@@ -28,7 +34,9 @@ def test_schemas_are_the_documented_columns() -> None:
 def test_area_under_curve_closed_forms() -> None:
     # A line a + b t over 0..n: exact integral n a + b n^2 / 2 (trapezoid is exact on lines).
     t = np.arange(101)
-    assert q.area_under_curve(2.0 - 0.01 * t) == pytest.approx(100 * 2.0 - 0.01 * 100**2 / 2)
+    assert q.area_under_curve(2.0 - 0.01 * t) == pytest.approx(
+        100 * 2.0 - 0.01 * 100**2 / 2
+    )
     # A constant c over 0..n: c n.
     assert q.area_under_curve(np.full(51, 0.4)) == pytest.approx(0.4 * 50)
     assert q.area_under_curve([3.0]) == 0.0 and q.area_under_curve([]) == 0.0
@@ -74,17 +82,27 @@ def test_pad_and_curve_on_acquisitions() -> None:
 
 
 def test_deficit_curve_is_entropy_deficit_per_row() -> None:
-    ent = pd.DataFrame({"a": [0.0, 0.5, 0.9], "b": [1.0, 1.0, 1.0], "c": [np.nan, 0.2, 0.4]})
+    ent = pd.DataFrame(
+        {"a": [0.0, 0.5, 0.9], "b": [1.0, 1.0, 1.0], "c": [np.nan, 0.2, 0.4]}
+    )
     expected = [entropy_deficit(r) for r in ent.to_numpy()]
     np.testing.assert_allclose(q.deficit_curve(ent), expected)
     assert expected[0] == pytest.approx(0.5)  # c left out: (1 + 0) / 2
-    np.testing.assert_allclose(q.deficit_curve(ent, budget=4), [*expected, expected[-1], expected[-1]])
+    np.testing.assert_allclose(
+        q.deficit_curve(ent, budget=4), [*expected, expected[-1], expected[-1]]
+    )
 
 
 def _line(dataset, seed, strategy, start, slope, last):
     t = np.arange(last + 1)
     return pd.DataFrame(
-        {"dataset": dataset, "split_seed": seed, "strategy": strategy, "acquisition": t, "entropy_deficit": start + slope * t}
+        {
+            "dataset": dataset,
+            "split_seed": seed,
+            "strategy": strategy,
+            "acquisition": t,
+            "entropy_deficit": start + slope * t,
+        }
     )
 
 
@@ -94,16 +112,27 @@ def test_run_metrics_against_closed_forms() -> None:
             _line("d", 0, "random", 1.0, -0.002, 100),  # final 0.8
             _line("d", 0, "etal", 1.0, -0.004, 100),  # reaches 0.8 at t = 50, final 0.6
             _line("d", 0, "oracle", 1.0, -0.006, 100),  # final 0.4
-            _line("d", 0, "balanced", 1.0, -0.001, 40),  # stopped at 40: keeps 0.96, never reaches 0.8
-            _line("d", 1, "etal", 2.0, -0.01, 100),  # split 1 has no random and no bound
+            _line(
+                "d", 0, "balanced", 1.0, -0.001, 40
+            ),  # stopped at 40: keeps 0.96, never reaches 0.8
+            _line(
+                "d", 1, "etal", 2.0, -0.01, 100
+            ),  # split 1 has no random and no bound
         ],
         ignore_index=True,
     )
     table = q.run_metrics(curves.sample(frac=1, random_state=0))
-    assert list(table.columns) == ["dataset", "split_seed", "strategy", *q.RUN_METRIC_COLUMNS]
+    assert list(table.columns) == [
+        "dataset",
+        "split_seed",
+        "strategy",
+        *q.RUN_METRIC_COLUMNS,
+    ]
     out = table.set_index(["split_seed", "strategy"])
     etal = out.loc[(0, "etal")]
-    assert etal["D_start"] == pytest.approx(1.0) and etal["final_D"] == pytest.approx(0.6)
+    assert etal["D_start"] == pytest.approx(1.0) and etal["final_D"] == pytest.approx(
+        0.6
+    )
     assert etal["auc_D"] == pytest.approx(100 * 1.0 - 0.004 * 100**2 / 2)
     assert etal["picks_to_random"] == 50.0
     assert etal["share_of_bound"] == pytest.approx(0.4 / 0.6)
@@ -116,7 +145,9 @@ def test_run_metrics_against_closed_forms() -> None:
     alone = out.loc[(1, "etal")]
     assert math.isnan(alone["picks_to_random"]) and math.isnan(alone["share_of_bound"])
     # The benchmark's table is a column selection of it.
-    assert list(q.run_metrics(curves)[list(q.BENCHMARK_RUN_COLUMNS)].columns) == list(q.BENCHMARK_RUN_COLUMNS)
+    assert list(q.run_metrics(curves)[list(q.BENCHMARK_RUN_COLUMNS)].columns) == list(
+        q.BENCHMARK_RUN_COLUMNS
+    )
 
 
 def test_run_metrics_reference_is_the_mean_of_repeated_runs_on_a_split() -> None:
@@ -129,7 +160,12 @@ def test_run_metrics_reference_is_the_mean_of_repeated_runs_on_a_split() -> None
         ],
         ignore_index=True,
     )
-    out = q.run_metrics(curves, run=("strategy", "seed", "split_seed"), split=("split_seed",), budget=100)
+    out = q.run_metrics(
+        curves,
+        run=("strategy", "seed", "split_seed"),
+        split=("split_seed",),
+        budget=100,
+    )
     etal = out[out["strategy"] == "etal"].iloc[0]
     assert etal["picks_to_random"] == 60.0  # 1 - 0.005 t <= 0.7
 

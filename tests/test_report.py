@@ -245,7 +245,11 @@ def fabricated_benchmark(folder) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_benchmark_report_renders_a_table_and_a_figure_per_dataset(tmp_path) -> None:
-    from etal.report.benchmark import benchmark_sections, benchmark_table, write_benchmark_report
+    from etal.report.benchmark import (
+        benchmark_sections,
+        benchmark_table,
+        write_benchmark_report,
+    )
 
     runs, _ = fabricated_benchmark(tmp_path / "bench")
     sections = benchmark_sections(tmp_path / "bench")

@@ -61,7 +61,13 @@ BOUND_STRATEGY = "oracle"
 #: ``auc_D`` (nats x acquisitions over 0..budget), ``picks_to_random`` (acquisitions
 #: until D <= the reference's final D on the same split; NaN = never) and
 #: ``share_of_bound`` (NaN without a bound run on the split).
-RUN_METRIC_COLUMNS: tuple[str, ...] = ("D_start", "final_D", "auc_D", "picks_to_random", "share_of_bound")
+RUN_METRIC_COLUMNS: tuple[str, ...] = (
+    "D_start",
+    "final_D",
+    "auc_D",
+    "picks_to_random",
+    "share_of_bound",
+)
 
 #: The quality benchmark's per-run table, in order (one row per dataset, split seed and
 #: strategy; units as in :data:`RUN_METRIC_COLUMNS`).
@@ -70,7 +76,13 @@ BENCHMARK_RUN_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 #: The quality benchmark's per-acquisition D curves, in order (``acquisition`` = labels
 #: acquired so far, 0 = the initial set; ``entropy_deficit`` in nats).
-BENCHMARK_CURVE_COLUMNS: tuple[str, ...] = ("dataset", "split_seed", "strategy", "acquisition", "entropy_deficit")
+BENCHMARK_CURVE_COLUMNS: tuple[str, ...] = (
+    "dataset",
+    "split_seed",
+    "strategy",
+    "acquisition",
+    "entropy_deficit",
+)
 #: File names of the two tables in a benchmark result folder.
 BENCHMARK_RUNS_CSV = "quality_runs.csv"
 BENCHMARK_CURVES_CSV = "quality_curves.csv"
@@ -111,7 +123,9 @@ def pad_curve(curve: Sequence[float], budget: int) -> np.ndarray:
     return np.concatenate((c, np.full(budget + 1 - c.size, c[-1])))
 
 
-def curve_on_acquisitions(acquisitions: Sequence[int], values: Sequence[float], budget: int) -> np.ndarray:
+def curve_on_acquisitions(
+    acquisitions: Sequence[int], values: Sequence[float], budget: int
+) -> np.ndarray:
     """Values recorded after some acquisition counts, as a curve over 0..budget acquisitions.
 
     ``acquisitions[i]`` is how many labels had been acquired when ``values[i]`` was
@@ -129,14 +143,18 @@ def curve_on_acquisitions(acquisitions: Sequence[int], values: Sequence[float], 
     order = np.argsort(a, kind="stable")
     a, v = a[order], v[order]
     if a.size == 0 or a[0] != 0:
-        raise ValueError("the curve needs a value after 0 acquisitions (the initial set)")
+        raise ValueError(
+            "the curve needs a value after 0 acquisitions (the initial set)"
+        )
     if np.any(np.diff(a) == 0):
         raise ValueError("several values for the same acquisition count")
     at = np.searchsorted(a, np.arange(budget + 1), side="right") - 1
     return v[at]
 
 
-def deficit_curve(entropies: pd.DataFrame | np.ndarray, budget: int | None = None) -> np.ndarray:
+def deficit_curve(
+    entropies: pd.DataFrame | np.ndarray, budget: int | None = None
+) -> np.ndarray:
     """D (nats) after 0, 1, ... acquisitions; padded / cut to ``budget`` when given."""
     d = score_curves(entropies)["entropy_deficit"].to_numpy()
     return d if budget is None else pad_curve(d, budget)
@@ -215,7 +233,9 @@ def run_metrics(
         raise InputError(f"split keys {split} must be among the run keys {run}")
     _require_columns(curves, [*run, acquisition, value], "D curve table")
     if not pd.api.types.is_numeric_dtype(curves[value]):
-        raise InputError(f"D curve table: column {value!r} is not numeric (dtype {curves[value].dtype})")
+        raise InputError(
+            f"D curve table: column {value!r} is not numeric (dtype {curves[value].dtype})"
+        )
     dup = curves.duplicated([*run, acquisition], keep=False)
     if dup.any():
         raise InputError(
@@ -229,7 +249,9 @@ def run_metrics(
         key = key if isinstance(key, tuple) else (key,)
         ident = dict(zip(run, key))
         try:
-            curve = curve_on_acquisitions(block[acquisition].to_numpy(), block[value].to_numpy(), budget)
+            curve = curve_on_acquisitions(
+                block[acquisition].to_numpy(), block[value].to_numpy(), budget
+            )
         except ValueError as exc:
             raise InputError(f"D curve table, run {ident}: {exc}") from None
         rows.append((ident, curve))
@@ -246,8 +268,14 @@ def run_metrics(
                 "D_start": float(curve[0]),
                 "final_D": float(curve[-1]),
                 "auc_D": area_under_curve(curve),
-                "picks_to_random": picks_to_reach(curve, float(np.mean(ref))) if ref else NAN,
-                "share_of_bound": share_of_bound(curve[0], curve[-1], float(np.mean(top))) if top else NAN,
+                "picks_to_random": picks_to_reach(curve, float(np.mean(ref)))
+                if ref
+                else NAN,
+                "share_of_bound": share_of_bound(
+                    curve[0], curve[-1], float(np.mean(top))
+                )
+                if top
+                else NAN,
             }
         )
     frame = pd.DataFrame(out, columns=[*run, *RUN_METRIC_COLUMNS])

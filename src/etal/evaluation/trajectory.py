@@ -51,7 +51,12 @@ def summarise_bias_trajectory(trajectory: pd.DataFrame) -> pd.DataFrame:
     ``n_groups`` (finite groups counted). With fewer than two finite groups D, the gap
     and std are NaN (there is no spread to measure); ``n_groups`` says so.
     """
-    from ..bias.scores import entropy_deficit, entropy_gap, finite_entropies, lowest_entropy
+    from ..bias.scores import (
+        entropy_deficit,
+        entropy_gap,
+        finite_entropies,
+        lowest_entropy,
+    )
 
     _check_trajectory(trajectory)
     keys = ["strategy", "seed", "iteration"]

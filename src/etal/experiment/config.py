@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from .. import strategies as _registry
 from ..errors import InputError
 from ..evaluation import MODEL_NAMES
 from ..loop import ETAL
 from ..split import biased_split, parse_condition
-from .. import strategies as _registry
 from ..strategies import STRATEGIES, make_strategy
 
 __all__ = [

@@ -41,18 +41,32 @@ def _quality_scores(
     from ..evaluation import paired_by_split, run_metrics
 
     keys = runs[["strategy", "seed", "split_seed", "n_acquired"]]
-    curves = summary.merge(keys, on=["strategy", "seed"], how="left", validate="many_to_one")
-    metrics = run_metrics(
-        curves, run=("strategy", "seed", "split_seed"), split=("split_seed",), budget=budget, acquisition="iteration"
+    curves = summary.merge(
+        keys, on=["strategy", "seed"], how="left", validate="many_to_one"
     )
-    per_run = metrics.merge(keys, on=["strategy", "seed", "split_seed"], how="left")[list(QUALITY_COLUMNS)]
+    metrics = run_metrics(
+        curves,
+        run=("strategy", "seed", "split_seed"),
+        split=("split_seed",),
+        budget=budget,
+        acquisition="iteration",
+    )
+    per_run = metrics.merge(keys, on=["strategy", "seed", "split_seed"], how="left")[
+        list(QUALITY_COLUMNS)
+    ]
 
     rows = []
     for other in strategies:
-        if other == focus or focus not in set(per_run["strategy"]) or other not in set(per_run["strategy"]):
+        if (
+            other == focus
+            or focus not in set(per_run["strategy"])
+            or other not in set(per_run["strategy"])
+        ):
             continue
         for column in _PAIRED_SCORES:
-            rows.append(paired_by_split(per_run, column, focus, other, confidence=confidence))
+            rows.append(
+                paired_by_split(per_run, column, focus, other, confidence=confidence)
+            )
     paired = pd.DataFrame(rows, columns=list(QUALITY_PAIRED_COLUMNS))
 
     per_strategy: dict[str, Any] = {}
@@ -67,7 +81,9 @@ def _quality_scores(
             "D_start": float(block["D_start"].mean()),
             "final_D": float(block["final_D"].mean()),
             "auc_D": float(block["auc_D"].mean()),
-            "picks_to_random_median": float(np.median(picks[np.isfinite(picks)])) if np.isfinite(picks).any() else math.nan,
+            "picks_to_random_median": float(np.median(picks[np.isfinite(picks)]))
+            if np.isfinite(picks).any()
+            else math.nan,
             "never_reached_random": int((~np.isfinite(picks)).sum()),
         }
     info = {

@@ -227,8 +227,10 @@ class ExperimentResult:
         if not per:
             return []
         lines = [
-            f"bias: mean entropy deficit D (nats, lower = fairer), start -> after {info['budget']} acquisitions "
-            "(mean over runs; picks = median acquisitions to reach random's final D on the same split):"
+            (
+                f"bias: mean entropy deficit D (nats, lower = fairer), start -> after {info['budget']} acquisitions "
+                "(mean over runs; picks = median acquisitions to reach random's final D on the same split):"
+            )
         ]
         for strategy, v in per.items():
             picks = v["picks_to_random_median"]

@@ -12,7 +12,12 @@ and re-exported here, where it was before.
 
 from __future__ import annotations
 
-from ..experiment.summary import bias_snapshot, deficit_summary, depleted_summary, plain_summary
+from ..experiment.summary import (
+    bias_snapshot,
+    deficit_summary,
+    depleted_summary,
+    plain_summary,
+)
 from .benchmark import benchmark_sections, read_benchmark_result, write_benchmark_report
 from .experiment import write_experiment_report
 from .html import ReportSection, build_report

@@ -43,7 +43,13 @@ BENCHMARK_TABLE_COLUMNS: tuple[str, ...] = (
     "share_of_bound",
 )  # fmt: skip
 _NUMERIC = {
-    BENCHMARK_RUNS_CSV: ("split_seed", "final_D", "auc_D", "picks_to_random", "share_of_bound"),
+    BENCHMARK_RUNS_CSV: (
+        "split_seed",
+        "final_D",
+        "auc_D",
+        "picks_to_random",
+        "share_of_bound",
+    ),
     BENCHMARK_CURVES_CSV: ("split_seed", "acquisition", "entropy_deficit"),
 }
 
@@ -68,13 +74,17 @@ def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
         if not pd.api.types.is_numeric_dtype(frame[col]):
             bad = pd.to_numeric(frame[col], errors="coerce").isna() & frame[col].notna()
             row = int(np.flatnonzero(bad.to_numpy())[0]) + 2 if bad.any() else "?"
-            raise InputError(f"{path}: column {col!r} is not numeric (first bad value on line {row}); fix or rerun")
+            raise InputError(
+                f"{path}: column {col!r} is not numeric (first bad value on line {row}); fix or rerun"
+            )
     frame["dataset"] = frame["dataset"].astype(str)
     frame["strategy"] = frame["strategy"].astype(str)
     return frame
 
 
-def read_benchmark_result(folder: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_benchmark_result(
+    folder: str | os.PathLike,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The per-run metrics and the D curves of a benchmark result folder, checked.
 
     Raises :class:`~etal.errors.InputError` naming the file when one is missing, unreadable,
@@ -86,12 +96,18 @@ def read_benchmark_result(folder: str | os.PathLike) -> tuple[pd.DataFrame, pd.D
     curves = _read(folder / BENCHMARK_CURVES_CSV, BENCHMARK_CURVE_COLUMNS)
     for name, frame, keys in (
         (BENCHMARK_RUNS_CSV, runs, ["dataset", "split_seed", "strategy"]),
-        (BENCHMARK_CURVES_CSV, curves, ["dataset", "split_seed", "strategy", "acquisition"]),
+        (
+            BENCHMARK_CURVES_CSV,
+            curves,
+            ["dataset", "split_seed", "strategy", "acquisition"],
+        ),
     ):
         dup = frame.duplicated(keys, keep=False)
         if dup.any():
             lines = ", ".join(str(i + 2) for i in np.flatnonzero(dup.to_numpy())[:5])
-            raise InputError(f"{folder / name}: several rows for the same {tuple(keys)} (lines {lines}); write each run once")
+            raise InputError(
+                f"{folder / name}: several rows for the same {tuple(keys)} (lines {lines}); write each run once"
+            )
     return runs, curves
 
 
@@ -115,23 +131,33 @@ def benchmark_table(runs: pd.DataFrame) -> pd.DataFrame:
                 "strategy": strategy,
                 "n_seeds": int(block["split_seed"].nunique()),
                 "final_D": float(block["final_D"].mean()),
-                "final_D_sd": float(block["final_D"].std(ddof=1)) if len(block) > 1 else np.nan,
+                "final_D_sd": float(block["final_D"].std(ddof=1))
+                if len(block) > 1
+                else np.nan,
                 "auc_D": float(block["auc_D"].mean()),
-                "picks_to_random_median": float(np.median(reached)) if reached.size else np.nan,
+                "picks_to_random_median": float(np.median(reached))
+                if reached.size
+                else np.nan,
                 "never_reached_random": int(picks.size - reached.size),
                 "share_of_bound": float(share.mean()) if share.size else np.nan,
             }
         )
     table = pd.DataFrame(rows, columns=list(BENCHMARK_TABLE_COLUMNS))
-    order = table.assign(_bound=table["strategy"] == BOUND_STRATEGY).sort_values(["_bound", "auc_D"], kind="stable")
+    order = table.assign(_bound=table["strategy"] == BOUND_STRATEGY).sort_values(
+        ["_bound", "auc_D"], kind="stable"
+    )
     return order.drop(columns="_bound").reset_index(drop=True)
 
 
 def _stem(dataset: str) -> str:
-    return "benchmark_D_" + (re.sub(r"[^A-Za-z0-9_.-]+", "-", dataset).strip("-") or "dataset")
+    return "benchmark_D_" + (
+        re.sub(r"[^A-Za-z0-9_.-]+", "-", dataset).strip("-") or "dataset"
+    )
 
 
-def benchmark_sections(folder: str | os.PathLike, figure_dir: str | os.PathLike | None = None) -> list[ReportSection]:
+def benchmark_sections(
+    folder: str | os.PathLike, figure_dir: str | os.PathLike | None = None
+) -> list[ReportSection]:
     """One report section per dataset of a benchmark result folder: the table and the D figure.
 
     Figures are written (PNG + SVG) to ``figure_dir`` (default: ``folder/figures``) as
@@ -150,13 +176,22 @@ def benchmark_sections(folder: str | os.PathLike, figure_dir: str | os.PathLike 
         figures = []
         if len(lines):
             fig = plot_deficit_trajectories(
-                lines, seed="split_seed", x="acquisition", title=f"{dataset}: mean entropy deficit D vs acquisitions"
+                lines,
+                seed="split_seed",
+                x="acquisition",
+                title=f"{dataset}: mean entropy deficit D vs acquisitions",
             )
             figures.append(save_figure(fig, fig_dir, _stem(str(dataset)))[0])
-        n = int(block["split_seed"].nunique()) if len(block) else int(lines["split_seed"].nunique())
+        n = (
+            int(block["split_seed"].nunique())
+            if len(block)
+            else int(lines["split_seed"].nunique())
+        )
         budget = int(lines["acquisition"].max()) if len(lines) else None
         text = (
-            f"{n} split seed(s)" + (f", {budget} acquisitions per run" if budget is not None else "") + ". "
+            f"{n} split seed(s)"
+            + (f", {budget} acquisitions per run" if budget is not None else "")
+            + ". "
             "final_D: mean entropy deficit after the budget (nats; lower = fairer), mean over split seeds with its "
             "standard deviation; auc_D: area under the D curve (nats x acquisitions; smaller = less bias over the "
             "whole run); picks_to_random_median: acquisitions needed to reach random's final D on the same split "
@@ -164,16 +199,36 @@ def benchmark_sections(folder: str | os.PathLike, figure_dir: str | os.PathLike 
             f"share of the D-reduction of the clairvoyant bound ({BOUND_STRATEGY!r}, which sees the labels and is a "
             "reference, not a strategy). Rows sorted by auc_D."
         )
-        tables = [(f"{dataset}: per strategy, means over split seeds", benchmark_table(block))] if len(block) else []
+        tables = (
+            [
+                (
+                    f"{dataset}: per strategy, means over split seeds",
+                    benchmark_table(block),
+                )
+            ]
+            if len(block)
+            else []
+        )
         if not len(block):
             text += f" No per-run metrics for this dataset in {BENCHMARK_RUNS_CSV}."
-        sections.append(ReportSection(f"Quality benchmark: {dataset}", text=text, figures=figures, tables=tables))
+        sections.append(
+            ReportSection(
+                f"Quality benchmark: {dataset}",
+                text=text,
+                figures=figures,
+                tables=tables,
+            )
+        )
     if not sections:
-        sections.append(ReportSection("Quality benchmark", text=f"{folder} holds no runs."))
+        sections.append(
+            ReportSection("Quality benchmark", text=f"{folder} holds no runs.")
+        )
     return sections
 
 
-def write_benchmark_report(folder: str | os.PathLike, *, title: str = "etal quality benchmark") -> Path:
+def write_benchmark_report(
+    folder: str | os.PathLike, *, title: str = "etal quality benchmark"
+) -> Path:
     """Render a benchmark result folder as ``folder/report.html`` (figures in ``folder/figures``)."""
     folder = Path(folder)
     sections = benchmark_sections(folder)

@@ -14,7 +14,13 @@ import pandas as pd
 
 from ..errors import InputError
 from ..experiment.outputs import _DEPLETED_SCORES, ExperimentResult, _snapshot
-from ..experiment.summary import _seeds_text, _stop_text, _strategy_name, _training_text, deficit_summary
+from ..experiment.summary import (
+    _seeds_text,
+    _stop_text,
+    _strategy_name,
+    _training_text,
+    deficit_summary,
+)
 from .html import ReportSection, build_report
 
 __all__ = ["write_experiment_report"]
