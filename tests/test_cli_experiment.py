@@ -13,7 +13,7 @@ import pytest
 from etal.cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FIGURES = ("entropy evolution", "entropy gap", "distributions", "r2 boxplots")
+FIGURES = ("entropy deficit", "entropy evolution", "entropy gap", "distributions", "r2 boxplots")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -164,6 +164,12 @@ def test_demo_quick_ends_by_printing_the_report_path(tmp_path, capsys):
     printed = capsys.readouterr().out.strip().splitlines()
     assert printed[-1] == f"report: {out / 'report.html'}"
     assert (out / "report.html").is_file()
+    # D leads: the default strategy's advantage over random, paired by split seed, with an interval
+    from etal.experiment import DEFAULT_STRATEGY
+
+    assert printed[1].startswith("bias: mean entropy deficit D")
+    advantage = next(line for line in printed if line.strip().startswith(f"{DEFAULT_STRATEGY} minus random:"))
+    assert "95% t-interval" in advantage and "paired by split seed over 2 seeds" in advantage
     downstream = pd.read_csv(out / "downstream.csv")
     # the embedded dataset's two targets by default
     assert set(downstream["target"]) == {"formation_energy_per_atom", "volume_per_atom"}

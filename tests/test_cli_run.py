@@ -276,3 +276,21 @@ def test_unfinished_run_in_out_names_the_resume_flag(tmp_path, capsys):
     code = main(["run", str(table), *COLS, "--labels", str(labels_path), "--no-progress", "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and "unfinished run" in err and f"etal run --resume {out}" in err
+
+
+def test_run_help_states_the_real_defaults(capsys):
+    """The help texts repeat defaults whose one home is ETAL / biased_split / the registry."""
+    import re
+
+    from etal.cli.run import _defaults
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    defaults = _defaults()
+    for flag, key in [("--budget", "budget"), ("--batch-size", "batch_size"), ("--estimator", "estimator"),
+                      ("--n-samples", "n_samples"), ("--seed", "seed"), ("--strategy", "strategy"),
+                      ("--test-fraction", "test_fraction"), ("--pool-size", "pool_size")]:
+        m = re.search(re.escape(flag) + r" (?:[A-Z_]+|\{[^}]*\}) [^()]*?\(default:? ([^;)]+)", text)
+        assert m, flag
+        assert m.group(1).split()[0] == str(defaults[key]), (flag, m.group(1), defaults[key])

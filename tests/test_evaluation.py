@@ -12,18 +12,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats as st
-from scipy.integrate import trapezoid
 from sklearn.metrics import mean_absolute_error, r2_score
 
 from etal.errors import InputError
 from etal.evaluation import (
     DOWNSTREAM_COLUMNS,
     MODEL_NAMES,
+    SUMMARY_COLUMNS,
     downstream_models,
     evaluate_downstream,
     features_for_target,
-    gap_reduction_rate,
     group_score_trajectory,
+    paired_by_split,
     paired_comparison,
     paired_final_difference,
     summarise_bias_trajectory,
@@ -274,13 +274,18 @@ def test_summarise_bias_trajectory_against_hand_computed_gaps() -> None:
     traj = pd.DataFrame(rows, columns=["strategy", "seed", "iteration", "group", "entropy"])
     out = summarise_bias_trajectory(traj.sample(frac=1, random_state=0)).set_index(["strategy", "seed", "iteration"])
     assert out.loc[("etal", 0, 0), "entropy_gap"] == pytest.approx(1.5)
+    # D = mean over groups of (max - h_g): (1.5 + 0 + 0.3) / 3
+    assert out.loc[("etal", 0, 0), "entropy_deficit"] == pytest.approx((1.5 + 0.0 + 0.3) / 3)
+    assert list(out.reset_index().columns) == list(SUMMARY_COLUMNS)
     assert out.loc[("etal", 0, 0), "entropy_min"] == pytest.approx(-1.0)
     assert out.loc[("etal", 0, 0), "entropy_std"] == pytest.approx(np.std([-1.0, 0.5, 0.2]))
     assert out.loc[("etal", 0, 1), "entropy_gap"] == pytest.approx(0.9)  # NaN group C left out
+    assert out.loc[("etal", 0, 1), "entropy_deficit"] == pytest.approx(0.45)
     assert out.loc[("etal", 0, 1), "n_groups"] == 2
     # One finite group: no spread to measure.
     assert out.loc[("etal", 0, 2), "n_groups"] == 1
     assert math.isnan(out.loc[("etal", 0, 2), "entropy_gap"])
+    assert math.isnan(out.loc[("etal", 0, 2), "entropy_deficit"])
     assert out.loc[("etal", 0, 2), "entropy_min"] == pytest.approx(0.3)
     assert out.loc[("etal", 0, 3), "n_groups"] == 0
     assert out.loc[("random", 1, 0), "entropy_gap"] == pytest.approx(2.0)
@@ -288,40 +293,29 @@ def test_summarise_bias_trajectory_against_hand_computed_gaps() -> None:
         summarise_bias_trajectory(pd.concat([traj, traj.iloc[:1]]))
 
 
-def linear_summary(strategy: str, seed: int, start: float, slope: float, last: int) -> pd.DataFrame:
-    it = np.arange(last + 1)
-    return pd.DataFrame({"strategy": strategy, "seed": seed, "iteration": it, "entropy_gap": start + slope * it})
-
-
-def test_gap_reduction_rate_on_linear_gaps() -> None:
-    summary = pd.concat(
-        [
-            linear_summary("etal", 0, 2.0, -0.01, 50),
-            linear_summary("etal", 1, 2.0, -0.02, 50),
-            linear_summary("etal", 2, 2.0, -0.03, 50),
-            linear_summary("random", 0, 2.0, -0.005, 100),
-            linear_summary("random", 1, 2.0, -0.005, 100),
-        ]
-    )
-    out = gap_reduction_rate(summary).set_index("strategy")
-    # upto=None: the common range, iterations 0..50 (ET-AL stopped at 50).
-    assert out.loc["random", "last_iteration"] == 50
-    drops = np.array([0.01, 0.02, 0.03])
-    assert out.loc["etal", "gap_drop_per_acquisition"] == pytest.approx(drops.mean())
-    low, high = st.t.interval(0.95, 2, loc=drops.mean(), scale=st.sem(drops))
-    assert out.loc["etal", "drop_ci_low"] == pytest.approx(low)
-    assert out.loc["etal", "drop_ci_high"] == pytest.approx(high)
-    areas = [2.0 * 50 - d * 50**2 / 2 for d in drops]  # exact integral of a line
-    assert out.loc["etal", "gap_area"] == pytest.approx(np.mean(areas))
-    assert out.loc["etal", "gap_end"] == pytest.approx(np.mean(2.0 - drops * 50))
-    assert out.loc["random", "gap_drop_per_acquisition"] == pytest.approx(0.005)
-    assert out.loc["random", "drop_ci_low"] == pytest.approx(0.005)  # identical seeds: zero width
-    # Explicit upto, one seed: no interval, a note says so.
-    one = gap_reduction_rate(summary[summary["seed"] == 0], upto=100).set_index("strategy")
-    assert one.loc["random", "gap_area"] == pytest.approx(trapezoid(2.0 - 0.005 * np.arange(101)))
-    assert math.isnan(one.loc["etal", "drop_ci_low"]) and "one seed" in one.loc["etal", "note"]
+def test_paired_by_split_matches_scipy_and_averages_repeated_runs() -> None:
+    # Three splits; random ran twice on split 1 (two loop seeds): it counts once, with its mean.
+    runs = pd.DataFrame(
+        [("etal", 0, 0.30), ("etal", 1, 0.25), ("etal", 2, 0.40), ("random", 0, 0.35), ("random", 1, 0.20),
+         ("random", 1, 0.40), ("random", 2, 0.50), ("uncertainty", 0, 0.31)],
+        columns=["strategy", "split_seed", "final_D"],
+    )  # fmt: skip
+    out = paired_by_split(runs, "final_D", "etal", "random")
+    a, b = np.array([0.30, 0.25, 0.40]), np.array([0.35, 0.30, 0.50])
+    d = a - b
+    assert out["n_pairs"] == 3 and out["mean_diff"] == pytest.approx(d.mean())
+    low, high = st.t.interval(0.95, 2, loc=d.mean(), scale=st.sem(d))
+    assert (out["ci_low"], out["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    assert out["p_value_t"] == pytest.approx(st.ttest_rel(a, b).pvalue)
+    assert out["a_better"] == pytest.approx(1.0)  # lower D is better: etal lower on every split
+    # One split in common: no interval, and the note says why.
+    one = paired_by_split(runs, "final_D", "etal", "uncertainty")
+    assert one["n_pairs"] == 1 and math.isnan(one["ci_low"]) and "only 1" in one["note"]
+    assert one["mean_diff"] == pytest.approx(0.30 - 0.31)
     with pytest.raises(InputError, match="'greedy'"):
-        gap_reduction_rate(summary, strategies=("etal", "greedy"))
+        paired_by_split(runs, "final_D", "etal", "greedy")
+    with pytest.raises(InputError, match="same strategy"):
+        paired_by_split(runs, "final_D", "etal", "etal")
 
 
 # --------------------------------------------------------------------------- depleted groups

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
+from scipy.integrate import trapezoid
 
 from etal.errors import InputError
 from etal.evaluation import DOWNSTREAM_COLUMNS, evaluate_downstream
@@ -202,6 +204,23 @@ def test_parse_seeds():
             parse_seeds(bad)
 
 
+def test_demo_compares_the_registry_default_with_random_and_uncertainty_over_three_splits():
+    import inspect
+
+    import etal.strategies
+    from etal.experiment import DEFAULT_STRATEGY
+
+    registry_default = getattr(etal.strategies, "DEFAULT_STRATEGY", None) or (
+        inspect.signature(etal.strategies.make_strategy).parameters["name_or_obj"].default
+    )
+    assert DEFAULT_STRATEGY == registry_default
+    config = demo_config()
+    assert config.run.strategies == [DEFAULT_STRATEGY, "random", "uncertainty"]
+    assert len(config.split_seeds()) >= 3 and config.run.seeds is None  # one run per strategy and split
+    quick = demo_config(quick=True)
+    assert quick.run.strategies[0] == DEFAULT_STRATEGY and len(quick.split_seeds()) >= 2
+
+
 def test_example_configs_parse_and_the_demo_file_matches_the_demo_defaults():
     files = sorted(p.name for p in EXAMPLES.glob("*.toml"))
     assert {"oqmd8-demo.toml", "oqmd8-paper.toml", "seeds5.toml"} <= set(files)
@@ -298,11 +317,12 @@ def test_tiny_experiment_writes_every_file_with_the_specified_columns(tiny):
     result, out, _, _ = tiny
     for name in (
         "config.toml", "split_summary.csv", "runs.csv", "acquisitions.csv", "bias_trajectory.csv",
-        "bias_summary.csv", "gap_reduction_rate.csv", "depleted_groups.csv", "downstream.csv", "paired_comparison.csv",
-        "manifest.json", "report.html", "split/labelled.csv", "split/pool.csv", "split/test.csv",
+        "bias_summary.csv", "quality.csv", "quality_paired.csv", "depleted_groups.csv", "downstream.csv",
+        "paired_comparison.csv", "manifest.json", "report.html", "split/labelled.csv", "split/pool.csv", "split/test.csv",
     ):  # fmt: skip
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
-    for stem in ("entropy_evolution", "entropy_gap", "distributions", "r2_boxplots"):
+    assert not (out / "gap_reduction_rate.csv").exists()  # the gap-drop slope is retired
+    for stem in ("entropy_deficit", "entropy_evolution", "entropy_gap", "distributions", "r2_boxplots"):
         assert (out / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert b"<svg" in (out / f"{stem}.svg").read_bytes()[:2000]
     trajectory = pd.read_csv(out / "bias_trajectory.csv")
@@ -328,6 +348,36 @@ def test_tiny_experiment_writes_every_file_with_the_specified_columns(tiny):
     paired = pd.read_csv(out / "paired_comparison.csv")
     assert set(paired["metric"]) == {"r2", "mae"} and (paired["a"] == "etal").all() and (paired["b"] == "random").all()
     assert (paired["n_pairs"] == 3).all()
+    # D per acquisition and per run: independent recomputation from the written trajectory
+    from etal.bias.scores import entropy_deficit
+    from etal.evaluation import SUMMARY_COLUMNS
+    from etal.experiment import QUALITY_COLUMNS
+
+    summary = pd.read_csv(out / "bias_summary.csv")
+    assert list(summary.columns) == list(SUMMARY_COLUMNS)
+    quality = pd.read_csv(out / "quality.csv")
+    assert list(quality.columns) == list(QUALITY_COLUMNS)
+    assert len(quality) == len(runs)
+    for (strategy, seed), block in trajectory.groupby(["strategy", "seed"]):
+        wide = block.pivot(index="iteration", columns="group", values="entropy")
+        d = np.array([entropy_deficit(row) for row in wide.to_numpy()])
+        got = summary[(summary["strategy"] == strategy) & (summary["seed"] == seed)].sort_values("iteration")
+        np.testing.assert_allclose(got["entropy_deficit"].to_numpy(), d)
+        row = quality[(quality["strategy"] == strategy) & (quality["seed"] == seed)].iloc[0]
+        assert row["D_start"] == pytest.approx(d[0]) and row["final_D"] == pytest.approx(d[-1])
+        assert row["auc_D"] == pytest.approx(trapezoid(d))
+    # random ran twice on the one split: the reference is the mean of its two final Ds
+    finals = quality.set_index(["strategy", "seed"])["final_D"]
+    ref = (finals[("random", 0)] + finals[("random", 1)]) / 2
+    etal_d = summary[summary["strategy"] == "etal"].sort_values("iteration")["entropy_deficit"].to_numpy()
+    hit = np.flatnonzero(etal_d <= ref + 1e-12)
+    expected = float(hit[0]) if hit.size else np.nan
+    np.testing.assert_equal(quality.set_index("strategy").loc["etal", "picks_to_random"], expected)
+    # one split: one pair, so no interval, and the file says why
+    qp = pd.read_csv(out / "quality_paired.csv")
+    assert set(qp["column"]) == {"final_D", "auc_D"} and (qp["a"] == "etal").all() and (qp["b"] == "random").all()
+    assert (qp["n_pairs"] == 1).all() and qp["ci_low"].isna().all()
+    assert manifest_has_deficit(out)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "finished"
     assert manifest["seeds"]["runs"] == {"etal": [0], "random": [0, 1]}
@@ -437,13 +487,18 @@ def test_downstream_pairs_model_seed_r_with_random_run_r_mod_n(tiny):
     assert r[0] != r[1]
 
 
-def test_report_opens_with_the_plain_summary_and_embeds_every_figure(tiny):
+def test_report_opens_with_the_entropy_deficit_then_the_summary_and_embeds_every_figure(tiny):
     result, out, _, _ = tiny
     html = (out / "report.html").read_text()
     first_section = html.index("<h2>")
-    assert html[first_section:].startswith("<h2>Summary</h2>")
-    assert "Before acquisition, the entropy gap" in html
-    for stem in ("entropy evolution", "entropy gap", "distributions", "r2 boxplots"):
+    assert html[first_section:].startswith("<h2>Bias: mean entropy deficit D</h2>\n<p>Bias is scored by the mean")
+    # the D figure right after the text, then the tables; the plain summary second, without the D paragraph again
+    d_section = html[first_section : html.index("<h2>", first_section + 4)]
+    assert d_section.index('alt="entropy deficit"') < d_section.index("<table")
+    assert html.count("Bias is scored by the mean entropy deficit D") == 1
+    assert "<h2>Summary</h2>" in html and "Before acquisition, the entropy gap" in html
+    assert "gap drop" not in html.lower() and "Gap reduction rate" not in html
+    for stem in ("entropy deficit", "entropy evolution", "entropy gap", "distributions", "r2 boxplots"):
         assert f'alt="{stem}" src="data:image/png;base64,' in html
     assert "Where the runs stopped" in html and "used the whole budget (5 acquisitions)" in html
     assert "http://" not in html and "https://" not in html
@@ -519,6 +574,11 @@ def test_a_crash_in_downstream_keeps_the_trajectories(subset, tmp_path, monkeypa
     assert json.loads((tmp_path / "manifest.json").read_text())["status"] == "running: downstream"
 
 
+def manifest_has_deficit(out) -> bool:
+    info = json.loads((out / "manifest.json").read_text())["entropy_deficit"]
+    return info["strategy"] == "etal" and set(info["per_strategy"]) == {"etal", "random"}
+
+
 def test_several_splits_one_run_per_strategy_and_split(subset, tmp_path):
     cfg = ExperimentConfig(
         split=SplitConfig(pool_size=150, seeds=[0, 1]),
@@ -540,7 +600,15 @@ def test_several_splits_one_run_per_strategy_and_split(subset, tmp_path):
     assert result.paired["n_pairs"].eq(2).all()
     r2 = result.downstream[result.downstream["strategy"] == "etal"].set_index("seed")["r2"]
     assert r2[0] != r2[1]
-    assert (result.gap_rates["n_seeds"] == 2).all()
+    # D: ET-AL minus random paired by split seed, recomputed from the per-run table
+    q = result.quality.set_index(["strategy", "split_seed"])["final_D"]
+    diffs = np.array([q[("etal", s)] - q[("random", s)] for s in (0, 1)])
+    row = result.quality_paired.set_index("column").loc["final_D"]
+    assert row["n_pairs"] == 2 and row["mean_diff"] == pytest.approx(diffs.mean())
+    if np.ptp(diffs) > 0:
+        low, high = scipy.stats.t.interval(0.95, 1, loc=diffs.mean(), scale=scipy.stats.sem(diffs))
+        assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    assert "paired by split seed over 2 seeds" in result.summary_text.split("\n\n")[0]
     # depleted groups: ET-AL and random share both split seeds -> paired, 2 pairs
     assert result.depleted_paired["paired"].all() and (result.depleted_paired["n_pairs"] == 2).all()
     assert np.isfinite(result.depleted_paired[["ci_low", "ci_high"]].to_numpy()).all()

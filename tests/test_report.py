@@ -171,14 +171,124 @@ def test_plain_summary_bias_and_honest_verdict() -> None:
     assert "ET-AL was better in 1 of 2" in text and "random was better in 1 (svr / bulk_modulus)" in text
 
 
-def test_plain_summary_gap_rates_sentence() -> None:
-    snap = bias_snapshot({"a": 0.0, "b": 1.0})
+def quality_info(pairs: int, ci: tuple[float, float]) -> dict:
+    per = {
+        "etal": {"runs": pairs, "splits": pairs, "D_start": 0.9, "final_D": 0.5, "auc_D": 60.0,
+                 "picks_to_random_median": 40.0, "never_reached_random": 1},
+        "random": {"runs": pairs, "splits": pairs, "D_start": 0.9, "final_D": 0.6, "auc_D": 70.0,
+                   "picks_to_random_median": 100.0, "never_reached_random": 0},
+    }  # fmt: skip
+    paired = [{"column": "final_D", "a": "etal", "b": "random", "n_pairs": pairs, "mean_diff": -0.1,
+               "ci_low": ci[0], "ci_high": ci[1], "note": ""}]  # fmt: skip
+    return {"strategy": "etal", "budget": 100, "confidence": 0.95, "per_strategy": per, "paired": paired}
+
+
+def test_plain_summary_leads_with_the_entropy_deficit() -> None:
+    snap = bias_snapshot({"a": 0.0, "b": 1.0, "c": 0.4})
+    assert snap["entropy_deficit"] == pytest.approx((1.0 + 0.0 + 0.6) / 3)
     paired = pd.DataFrame([paired_row("gb", 0.0, -0.01, 0.01, 0.9)])
-    rates = pd.DataFrame({"strategy": ["etal", "random"], "n_seeds": [3, 3],
-                          "gap_drop_per_acquisition": [0.002, 0.0021], "drop_ci_low": [0.001, 0.0015],
-                          "drop_ci_high": [0.003, 0.0027], "confidence": [0.95, 0.95], "upto": [100, 100]})
-    text = plain_summary(snap, {"etal": snap}, paired, rates)
-    assert "over the first 100 acquisitions" in text
-    assert "does not show that ET-AL lowers the gap faster" in text
+    text = plain_summary(snap, {"etal": snap}, paired, quality_info(3, (-0.15, -0.05)))
+    first = text.split("\n\n")[0]
+    assert first.startswith("Bias is scored by the mean entropy deficit D")
+    assert "D of the initial labelled set was 0.900 nats; after 100 acquisitions: ET-AL 0.500; random 0.600" in first
+    assert "ET-AL minus random: -0.100 nats (95% t-interval -0.150 to -0.050, paired by split seed over 3 seeds)" in first
+    assert "less bias with ET-AL (the interval excludes zero)" in first
+    assert "ET-AL 40 (never in 1 of 3 runs)" in first
+    unclear = plain_summary(snap, {"etal": snap}, paired, quality_info(3, (-0.2, 0.1)))
+    assert "the difference is not clear (the interval includes zero)" in unclear
+    one = plain_summary(snap, {"etal": snap}, paired, quality_info(1, (float("nan"), float("nan"))))
+    assert "too few for an interval" in one
+    assert "gap drop" not in text and "per acquisition (positive" not in text  # the retired slope
     with pytest.raises(InputError, match="bias_before"):
         plain_summary({"gap": 1}, {}, paired, None)
+
+
+def test_deficit_plot_pads_stopped_runs_and_draws_a_band(trajectory) -> None:
+    from etal.plots.experiment import plot_deficit_trajectories
+
+    summary = summarise_bias_trajectory(trajectory)
+    # Seed 2 of etal stopped after 10 acquisitions: it keeps its last D in the mean.
+    summary = summary[~((summary["strategy"] == "etal") & (summary["seed"] == 2) & (summary["iteration"] > 10))]
+    fig = plot_deficit_trajectories(summary)
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    etal = lines["ET-AL (mean of 3 seeds)"]
+    wide = summary[summary["strategy"] == "etal"].pivot(index="iteration", columns="seed", values="entropy_deficit")
+    expected = wide.reindex(range(21)).ffill().mean(axis=1).to_numpy()
+    np.testing.assert_allclose(etal.get_ydata(), expected)
+    assert len(ax.collections) == 2  # one band per strategy
+    assert "band: 10th–90th percentile over seeds" in ax.get_title()
+    with pytest.raises(InputError, match="entropy_deficit"):
+        plot_deficit_trajectories(summary.drop(columns="entropy_deficit"))
+
+
+# --------------------------------------------------------------------------- benchmark report
+
+
+def fabricated_benchmark(folder) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two datasets x 3 split seeds x (etal, random, oracle): lines of known slopes."""
+    from etal.evaluation import quality as q
+
+    curves = []
+    for dataset in ("oqmd8", "synthetic skew"):
+        for seed in range(3):
+            for strategy, slope in (("etal", -0.004), ("random", -0.002), ("oracle", -0.006)):
+                t = np.arange(51)
+                curves.append(pd.DataFrame({"dataset": dataset, "split_seed": seed, "strategy": strategy,
+                                            "acquisition": t, "entropy_deficit": 1.0 + 0.1 * seed + slope * t}))
+    curves = pd.concat(curves, ignore_index=True)[list(q.BENCHMARK_CURVE_COLUMNS)]
+    runs = q.run_metrics(curves)[list(q.BENCHMARK_RUN_COLUMNS)]
+    folder.mkdir(parents=True, exist_ok=True)
+    runs.to_csv(folder / q.BENCHMARK_RUNS_CSV, index=False)
+    curves.to_csv(folder / q.BENCHMARK_CURVES_CSV, index=False)
+    return runs, curves
+
+
+def test_benchmark_report_renders_a_table_and_a_figure_per_dataset(tmp_path) -> None:
+    from etal.report.benchmark import (
+        benchmark_sections,
+        benchmark_table,
+        write_benchmark_report,
+    )
+
+    runs, _ = fabricated_benchmark(tmp_path / "bench")
+    sections = benchmark_sections(tmp_path / "bench")
+    assert [s.title for s in sections] == ["Quality benchmark: oqmd8", "Quality benchmark: synthetic skew"]
+    for section in sections:
+        assert len(section.figures) == 1 and section.figures[0].read_bytes()[:8] == PNG_MAGIC
+        (_, table), = section.tables
+        assert list(table["strategy"]) == ["etal", "random", "oracle"]  # by area; the bound last
+    table = benchmark_table(runs[runs["dataset"] == "oqmd8"]).set_index("strategy")
+    # Means over the 3 seeds of closed forms: D_0 = 1 + 0.1 s, final = D_0 + 50 slope.
+    assert table.loc["etal", "final_D"] == pytest.approx(1.1 - 0.2)
+    assert table.loc["etal", "final_D_sd"] == pytest.approx(0.1)
+    assert table.loc["etal", "auc_D"] == pytest.approx(50 * 1.1 - 0.004 * 50**2 / 2)
+    assert table.loc["etal", "picks_to_random_median"] == 25.0  # -0.004 t <= -0.1
+    assert table.loc["etal", "share_of_bound"] == pytest.approx(4 / 6)
+    assert table.loc["etal", "n_seeds"] == 3 and table.loc["etal", "never_reached_random"] == 0
+    path = write_benchmark_report(tmp_path / "bench")
+    html = path.read_text(encoding="utf-8")
+    assert html.count("<img") == 2 and "synthetic skew: per strategy, means over split seeds" in html
+    assert (tmp_path / "bench" / "figures" / "benchmark_D_synthetic-skew.png").is_file()
+
+
+def test_benchmark_report_names_the_file_and_column(tmp_path) -> None:
+    from etal.evaluation import quality as q
+    from etal.report.benchmark import read_benchmark_result
+
+    folder = tmp_path / "bench"
+    with pytest.raises(InputError, match=q.BENCHMARK_RUNS_CSV):
+        read_benchmark_result(folder)
+    runs, curves = fabricated_benchmark(folder)
+    runs.drop(columns="auc_D").to_csv(folder / q.BENCHMARK_RUNS_CSV, index=False)
+    with pytest.raises(InputError, match=r"quality_runs.csv has no column\(s\) \['auc_D'\]"):
+        read_benchmark_result(folder)
+    runs.to_csv(folder / q.BENCHMARK_RUNS_CSV, index=False)
+    bad = curves.astype({"entropy_deficit": object})
+    bad.loc[3, "entropy_deficit"] = "high"
+    bad.to_csv(folder / q.BENCHMARK_CURVES_CSV, index=False)
+    with pytest.raises(InputError, match="'entropy_deficit' is not numeric .*line 5"):
+        read_benchmark_result(folder)
+    pd.concat([curves, curves.iloc[:1]]).to_csv(folder / q.BENCHMARK_CURVES_CSV, index=False)
+    with pytest.raises(InputError, match="several rows"):
+        read_benchmark_result(folder)

@@ -67,3 +67,11 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     if value not in options:
         raise InputError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
     return value
+
+
+def default_of(func: Any, name: str) -> Any:
+    """The default of parameter ``name`` in ``func``'s signature, so that a default read
+    elsewhere (CLI, experiment config) has one home: the function that uses it."""
+    import inspect
+
+    return inspect.signature(func).parameters[name].default

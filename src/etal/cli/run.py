@@ -26,22 +26,23 @@ import pandas as pd
 from ..errors import CheckpointError, InputError
 
 DEFAULT_OUT = "etal-out/run"
-# Options that define a run; None = "not given" so that --resume can detect conflicts.
-_DEFAULTS = {
-    "budget": 100,
-    "batch_size": 1,
-    "estimator": "quadrature",
-    "n_samples": 1000,
-    "seed": 0,
-    "patience": None,  # resolved: 5 for etal, none for the baselines
-    "strategy": "etal",
-    "test_fraction": 0.3,
-    "pool_size": 1000,
-}
-_OUTPUTS = (
-    "history.csv", "selected.csv", "entropies.csv", "entropy_status.csv", "split_summary.csv",
-    "labelled_final.csv", "manifest.json", "entropy_evolution.png", "entropy_evolution.svg",
-)  # fmt: skip
+# Options that define a run are None when not given, so that --resume can detect conflicts;
+# their defaults come from _defaults() (the help texts are checked against it by a test).
+
+
+def _defaults() -> dict:
+    """Each option's default, read from its one home (ETAL, the registry, biased_split)."""
+    from ..engine.loop import DEFAULT_BUDGET, ETAL
+    from ..params import default_of
+    from ..split import biased_split
+    from ..strategies import DEFAULT_STRATEGY
+
+    out = {k: default_of(ETAL, k) for k in ("batch_size", "estimator", "n_samples", "seed")}
+    out.update({k: default_of(biased_split, k) for k in ("test_fraction", "pool_size")})
+    out.update(budget=DEFAULT_BUDGET, strategy=DEFAULT_STRATEGY, patience=None)  # None: the strategy's own
+    return out
+
+
 
 
 def _non_negative_int(text: str) -> int:
@@ -124,7 +125,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _resolved(args: argparse.Namespace) -> dict:
-    out = {k: (getattr(args, k) if getattr(args, k, None) is not None else v) for k, v in _DEFAULTS.items()}
+    out = {k: (getattr(args, k) if getattr(args, k, None) is not None else v) for k, v in _defaults().items()}
     patience = out["patience"]
     if patience is None:  # the strategy's own default (one home: the strategy class)
         from ..strategies import strategy_class
@@ -406,7 +407,7 @@ def _finish(out: Path, loop, result, seconds: float, highlight: list[str]) -> No
     print("entropy per group [nats] (NA: too few values for an estimate):")
     print_table(table)
     print(f"entropy gap: {entropy_gap(first.to_numpy()):.4f} -> {entropy_gap(last.to_numpy()):.4f} nats")
-    print(f"outputs in {out}: " + ", ".join(name for name in _OUTPUTS if (out / name).exists()))
+    print(f"outputs in {out}: " + ", ".join(name for name in (*RUN_OUTPUTS, "manifest.json") if (out / name).exists()))
 
 
 def _resume(args: argparse.Namespace) -> int:

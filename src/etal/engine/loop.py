@@ -40,7 +40,7 @@ from ..entropy import EntropyEstimate, TiePolicy, estimate_entropy, resolve_meth
 from ..errors import InputError
 from ..oracles import LookupOracle, as_oracle, check_oracle_values
 from ..params import check_bool, check_choice, check_int
-from ..strategies import make_strategy
+from ..strategies import DEFAULT_STRATEGY, make_strategy
 from ..strategies.base import Pick, group_resolution
 from . import checkpoint as ckpt
 from . import inputs, stopping
@@ -51,6 +51,9 @@ from .state import GroupState, LoopState
 __all__ = ["ETAL", "HISTORY_COLUMNS", "LoopState", "RunResult"]
 
 NAN = float("nan")
+#: The budget of ``etal run`` and of experiment runs when none is given (``ETAL`` itself
+#: runs until a stop rule without one).
+DEFAULT_BUDGET = 100
 #: ``patience=OFF`` turns the exclusion rule off (``None`` means "the strategy's default").
 OFF = "off"
 
@@ -90,7 +93,7 @@ class ETAL:
         target_col: str,
         feature_cols,
         id_col: str = "id",
-        strategy: Any = "etal",
+        strategy: Any = DEFAULT_STRATEGY,
         surrogate: Any = "gp",
         estimator: str = "quadrature",
         n_samples: int = 1000,

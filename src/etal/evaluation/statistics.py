@@ -12,7 +12,7 @@ import pandas as pd
 from ..errors import InputError
 from ._checks import _require_columns, _rows_preview, _seeds_text, _span_text
 
-__all__ = ["paired_comparison", "paired_final_difference"]
+__all__ = ["paired_by_split", "paired_comparison", "paired_final_difference"]
 
 # Metric direction: for these metrics a larger value is better.
 _HIGHER_IS_BETTER = {"r2": True, "mae": False}
@@ -232,4 +232,54 @@ def paired_final_difference(
     out.update(stats_)
     out["confidence"] = confidence
     out["note"] = "; ".join(n for n in notes if n)
+    return out
+
+
+# --------------------------------------------------------------------------- per-run scores
+
+
+def paired_by_split(
+    runs: pd.DataFrame,
+    column: str,
+    a: str,
+    b: str,
+    *,
+    on: str | list[str] = "split_seed",
+    lower_is_better: bool = True,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """``a`` − ``b`` in a per-run score, paired by split (e.g. final D of ET-AL minus random's).
+
+    ``runs`` has columns ``strategy``, ``on`` (the split's key, e.g. ``split_seed``) and
+    ``column``. A strategy with several runs on one split (e.g. several loop seeds) counts
+    once there, with its mean. With at least 2 pairs the result holds the mean paired
+    difference with a t-interval at ``confidence``, the Wilcoxon and paired-t p-values,
+    as :func:`paired_comparison` computes them; with fewer the interval and tests are
+    NaN and ``note`` says why. ``lower_is_better`` sets the direction of ``a_better``
+    (fraction of splits where ``a`` is strictly better; D: lower is better).
+
+    Returns a dict: ``column, a, b, n_pairs, mean_a, mean_b, mean_diff, ci_low, ci_high,
+    p_value, p_value_t, a_better, confidence, note``, in the score's unit (nats for D).
+    """
+    keys = [on] if isinstance(on, str) else list(on)
+    _require_columns(runs, ["strategy", *keys, column], "per-run table")
+    if not pd.api.types.is_numeric_dtype(runs[column]):
+        raise InputError(f"per-run table: column {column!r} is not numeric (dtype {runs[column].dtype})")
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+    if a == b:
+        raise InputError(f"a and b are the same strategy {a!r}; compare two different strategies")
+    strategy = runs["strategy"].astype(str)
+    available = sorted(set(strategy))
+    for name in (a, b):
+        if name not in available:
+            raise InputError(f"strategy {name!r} is not in the per-run table; it has {available}")
+    sub = runs.assign(strategy=strategy)[strategy.isin([a, b])]
+    values = sub.pivot_table(index=keys, columns="strategy", values=column, aggfunc="mean", dropna=False)
+    va = values[a].to_numpy(dtype=float) if a in values else np.array([])
+    vb = values[b].to_numpy(dtype=float) if b in values else np.array([])
+    what = f"{column} for both {a!r} and {b!r} on one split"
+    out: dict[str, Any] = {"column": column, "a": a, "b": b}
+    out.update(_paired_statistics(va, vb, higher=not lower_is_better, confidence=confidence, what=what))
+    out["confidence"] = confidence
     return out

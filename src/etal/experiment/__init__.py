@@ -10,9 +10,12 @@
    *same* label table (one :class:`~etal.oracles.LookupOracle` per run, so its counter
    belongs to that run). The loop receives the pool **without** its target column.
 3. **Bias trajectory**: the entropy (nats) of every group after every acquisition, in long
-   format (``bias_trajectory.csv``), its scalar summaries and the rate at which each
-   strategy lowers ``entropy_gap`` per acquisition (with a t-interval across seeds).
-   Second headline: the **depleted groups** (those the split's rules depleted): their
+   format (``bias_trajectory.csv``), and its scalar summaries (``bias_summary.csv``).
+   Headline: the **mean entropy deficit** D (``entropy_deficit``; nats, lower = fairer)
+   per run at the start and after the budget, the area under its curve and the picks
+   needed to reach random's final D on the same split (``quality.csv``), and the
+   registry's default strategy minus every other one, paired by split seed with a
+   t-interval (``quality_paired.csv``; :mod:`.deficit`). Second headline: the **depleted groups** (those the split's rules depleted): their
    lowest and mean entropy at the start and at the end of every run
    (``depleted_groups.csv``), ET-AL vs random paired by seed at the last iteration every
    run reached. ``entropy_gap`` can be pinned by a group the split left alone; this
@@ -53,8 +56,8 @@ run, the downstream table after the fits, then figures, manifest and report, so 
 in a later stage never loses an earlier one.
 
 Modules: :mod:`.config` (settings and their validation), :mod:`.plan` (which runs),
-:mod:`.execute` (running them: :func:`run_experiment`), :mod:`.depleted` (the
-depleted-group score), :mod:`.outputs` (tables, writer, :class:`ExperimentResult`),
+:mod:`.execute` (running them: :func:`run_experiment`), :mod:`.deficit` (the D
+scores), :mod:`.depleted` (the depleted-group score), :mod:`.outputs` (tables, writer, :class:`ExperimentResult`),
 :mod:`.summary` (results in plain language). Figures: :mod:`etal.plots.experiment`.
 """
 
@@ -63,6 +66,7 @@ from __future__ import annotations
 from .config import (
     DEFAULT_OUT,
     DEFAULT_RUN_SEEDS,
+    DEFAULT_STRATEGY,
     DEMO_OUT,
     STRATEGY_NAMES,
     DataConfig,
@@ -76,6 +80,8 @@ from .config import (
 from .execute import ProgressCallback, run_experiment
 from .outputs import (
     DEPLETED_COLUMNS,
+    QUALITY_COLUMNS,
+    QUALITY_PAIRED_COLUMNS,
     RUNS_COLUMNS,
     TRAJECTORY_COLUMNS,
     ExperimentResult,
@@ -85,8 +91,11 @@ from .plan import RunSpec, plan_runs
 __all__ = [
     "DEFAULT_OUT",
     "DEFAULT_RUN_SEEDS",
+    "DEFAULT_STRATEGY",
     "DEMO_OUT",
     "DEPLETED_COLUMNS",
+    "QUALITY_COLUMNS",
+    "QUALITY_PAIRED_COLUMNS",
     "RUNS_COLUMNS",
     "STRATEGY_NAMES",
     "TRAJECTORY_COLUMNS",

@@ -2,7 +2,7 @@
 
 Defaults are taken from where they are defined: the split's from the signature of
 :func:`etal.split.biased_split`, the strategy names from the strategy registry
-(:data:`etal.strategies.STRATEGIES`), the downstream model names from
+(:data:`etal.strategies.STRATEGIES`) and its default (:data:`DEFAULT_STRATEGY`), the downstream model names from
 :data:`etal.evaluation.DOWNSTREAM_MODELS`, ET-AL's patience from :class:`etal.engine.ETAL`.
 """
 
@@ -21,15 +21,18 @@ from typing import Any
 
 import numpy as np
 
+from .. import strategies as _registry
 from ..errors import InputError
+from ..params import default_of
 from ..evaluation import MODEL_NAMES
-from ..engine.loop import OFF, ETAL
+from ..engine.loop import DEFAULT_BUDGET, ETAL, OFF
 from ..split import biased_split, parse_condition
-from ..strategies import STRATEGIES
+from ..strategies import STRATEGIES, make_strategy
 
 __all__ = [
     "DEFAULT_OUT",
     "DEFAULT_RUN_SEEDS",
+    "DEFAULT_STRATEGY",
     "DEMO_OUT",
     "STRATEGY_NAMES",
     "DataConfig",
@@ -42,9 +45,7 @@ __all__ = [
 ]
 
 
-def _default_of(func: Callable[..., Any], name: str) -> Any:
-    """The default of parameter ``name`` in ``func``'s signature: defaults have one home."""
-    return inspect.signature(func).parameters[name].default
+_default_of = default_of
 
 
 _SPLIT_DEFAULTS = {k: _default_of(biased_split, k) for k in ("test_fraction", "pool_size", "seed")}
@@ -54,6 +55,11 @@ DEFAULT_OUT = "etal-out/experiment"
 DEMO_OUT = "etal-out/demo"
 #: The strategies an experiment can compare: the names of the strategy registry.
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
+#: The registry's default strategy (:data:`etal.strategies.DEFAULT_STRATEGY`); the experiment
+#: compares it with the others.
+DEFAULT_STRATEGY: str = _registry.DEFAULT_STRATEGY
+#: Split seeds of ``etal demo``: enough for a paired t-interval across splits.
+DEMO_SPLIT_SEEDS: tuple[int, ...] = (0, 1, 2)
 #: Default number of run seeds when ``[run] seeds`` is not given (one split).
 DEFAULT_RUN_SEEDS = 5
 _EMBEDDED_DEFAULT = "oqmd8"
@@ -111,7 +117,7 @@ class RunConfig:
     """
 
     strategies: list[str] = field(default_factory=lambda: list(STRATEGY_NAMES))
-    budget: int = 100
+    budget: int = DEFAULT_BUDGET
     batch_size: int = 1
     estimator: str = "quadrature"
     n_samples: int = 1000
@@ -534,31 +540,37 @@ def _toml_value(value: Any) -> str:
 # =======================================================================================
 
 
+def demo_strategies() -> list[str]:
+    """The demo's strategies: the registry's default, random and uncertainty sampling (in that order)."""
+    return list(dict.fromkeys([DEFAULT_STRATEGY, "random", "uncertainty"]))
+
+
 def demo_config(quick: bool = False) -> ExperimentConfig:
     """The settings of ``etal demo`` (a fresh copy; ``examples/configs/oqmd8-demo.toml`` is the same).
 
-    Full demo (20-50 s on 2 cores, measured): embedded OQMD-8, the paper's biased split
-    (30 % test, pool of 1,000 with the depleted crystal systems; split seed 0), all four
-    strategies with a budget of 100 acquisitions, 5 loop seeds for ``random`` and
-    ``balanced`` (``etal`` and ``uncertainty`` are deterministic given the split: one
-    run each), all five downstream models for both OQMD-8 targets with R = 5 model seeds
-    (model seed r uses random run r).
-    ``quick=True`` is a reduced demo for tests (budget 10, ``etal`` vs ``random``, 2
-    seeds, 2 models, R = 2): well under 30 s.
+    Full demo (about a minute on 2 cores, measured; docs/experiment.md): embedded OQMD-8,
+    the paper's biased split (30 % test, pool of 1,000 with the depleted crystal systems)
+    repeated over the split seeds :data:`DEMO_SPLIT_SEEDS`; the default strategy
+    (:data:`DEFAULT_STRATEGY`), random and uncertainty sampling run once on each split
+    with a budget of 100 acquisitions, so that the default's mean entropy deficit D can be
+    compared with the others' paired by split seed, with a t-interval; all five
+    downstream models for both OQMD-8 targets with R = 3 model seeds (model seed r trains
+    on split r's runs and is scored on its test set).
+    ``quick=True`` is a reduced demo for tests (budget 10, the default vs random on 2
+    splits, 2 models, R = 2): well under 30 s.
     """
     if quick:
         return ExperimentConfig(
             data=DataConfig(source="oqmd8"),
-            split=SplitConfig(seed=0),
-            run=RunConfig(strategies=["etal", "random"], budget=10, seeds=2),
+            split=SplitConfig(seeds=list(DEMO_SPLIT_SEEDS[:2])),
+            run=RunConfig(strategies=demo_strategies()[:2], budget=10),
             downstream=DownstreamConfig(models=["gradient_boosting", "random_forest"], seeds=2),
             title="ET-AL quick demo on OQMD-8",
         )
     return ExperimentConfig(
         data=DataConfig(source="oqmd8"),
-        split=SplitConfig(seed=0),
-        run=RunConfig(strategies=list(STRATEGY_NAMES), budget=100, seeds=5),
-        downstream=DownstreamConfig(seeds=5),
-        title="ET-AL demo on OQMD-8: bias mitigation vs random, balanced and uncertainty sampling",
+        split=SplitConfig(seeds=list(DEMO_SPLIT_SEEDS)),
+        run=RunConfig(strategies=demo_strategies(), budget=100),
+        downstream=DownstreamConfig(seeds=3),
+        title="ET-AL demo on OQMD-8: bias (mean entropy deficit D) vs random and uncertainty sampling",
     )
-

@@ -41,8 +41,7 @@ def _depleted_scores(
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, Any]]:
     """Per-run table (:data:`DEPLETED_COLUMNS`), ET-AL − random paired table, and a summary dict.
 
-    Runs are compared at the last iteration every run of every strategy reached (as the
-    gap rates are), each run read at its latest recorded iteration up to there.
+    Runs are compared at the last iteration every run of every strategy reached, each run read at its latest recorded iteration up to there.
     """
     from ..evaluation import group_score_trajectory, paired_final_difference
 

@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError
-from .config import DEFAULT_OUT, ExperimentConfig, RunConfig
+from .config import DEFAULT_OUT, DEFAULT_STRATEGY, ExperimentConfig, RunConfig
+from .deficit import _quality_scores
 from .depleted import _depleted_groups, _depleted_scores
 from .outputs import (
     RUNS_COLUMNS,
@@ -156,13 +157,17 @@ def run_experiment(
     Files written: ``config.toml`` (resolved settings), ``split/`` (labelled, pool, test,
     summary; ``split/seed-<s>/`` per split seed with several splits), ``split_summary.csv``,
     ``runs.csv``, ``acquisitions.csv`` (every run's history), ``bias_trajectory.csv``,
-    ``bias_summary.csv``, ``gap_reduction_rate.csv``, ``depleted_groups.csv`` (when the
-    split depleted a group), ``downstream.csv``, ``paired_comparison.csv``, figures
+    ``bias_summary.csv`` (D = ``entropy_deficit``, gap, ... per acquisition),
+    ``quality.csv`` (per run: D start and final, area under the D curve, picks to reach
+    random's final D), ``quality_paired.csv`` (the compared strategy minus each other one,
+    paired by split seed), ``depleted_groups.csv`` (when the split depleted a group),
+    ``downstream.csv``, ``paired_comparison.csv``, figures ``entropy_deficit``,
     ``entropy_evolution``, ``entropy_gap``, ``distributions``, ``r2_boxplots`` (PNG + SVG)
-    and ``manifest.json``. ``report.html`` is written by
+    and ``manifest.json``. The compared strategy is the registry's default
+    (:data:`etal.experiment.DEFAULT_STRATEGY`) when it runs, else the first strategy. ``report.html`` is written by
     :func:`etal.report.write_experiment_report` from the returned result.
     """
-    from ..evaluation import gap_reduction_rate, summarise_bias_trajectory
+    from ..evaluation import summarise_bias_trajectory
     from ..split import biased_split
 
     report = _progress_callback(progress)
@@ -243,8 +248,12 @@ def run_experiment(
     runs = pd.DataFrame([_run_row(o, config.run.budget) for o in done], columns=list(RUNS_COLUMNS))
     summary = summarise_bias_trajectory(trajectory)
     writer.csv("bias_summary.csv", summary)
-    gap_rates = gap_reduction_rate(summary, strategies=config.run.strategies)
-    writer.csv("gap_reduction_rate.csv", gap_rates)
+    focus = DEFAULT_STRATEGY if DEFAULT_STRATEGY in config.run.strategies else config.run.strategies[0]
+    quality, quality_paired, quality_info = _quality_scores(
+        summary, runs, config.run.strategies, focus, config.run.budget
+    )
+    writer.csv("quality.csv", quality)
+    writer.csv("quality_paired.csv", quality_paired)
     depleted_groups, depleted_rules, depleted_note = _depleted_groups(splits)
     depleted = depleted_paired = None
     depleted_info: dict[str, Any] = {"groups": [], "note": depleted_note}
@@ -258,13 +267,12 @@ def run_experiment(
         "labels_revealed": o.labels_revealed, "seconds": round(o.seconds, 3)} for o in done}  # fmt: skip
     _write_manifest(
         out, manifest_base,
-        {"status": "running: downstream", "seeds": seeds_info, "runs": stops, "depleted_groups": depleted_info,
-         "timings": timings},
+        {"status": "running: downstream", "seeds": seeds_info, "runs": stops, "entropy_deficit": quality_info,
+         "depleted_groups": depleted_info, "timings": timings},
     )  # fmt: skip
 
     # ---- bias figures (before downstream, so a downstream crash keeps them)
     t0 = time.perf_counter()
-    focus = "etal" if "etal" in config.run.strategies else config.run.strategies[0]
     figures = _bias_figures(writer, trajectory, summary, done, splits, focus, ds)
     timings["bias_figures"] = time.perf_counter() - t0
 
@@ -296,7 +304,7 @@ def run_experiment(
     before = _snapshot(trajectory, None, "start")
     after = {s: _snapshot(trajectory, s, "end") for s in config.run.strategies}
     text = plain_summary(
-        before, after, paired[paired["metric"] == "r2"] if paired is not None else None, gap_rates,
+        before, after, paired[paired["metric"] == "r2"] if paired is not None else None, quality_info,
         depleted=depleted_info,
     )
     text += "\n\n" + _stop_text(runs, config.run.budget)
@@ -309,13 +317,14 @@ def run_experiment(
         )
     timings["total"] = time.perf_counter() - t_start
     extra = {
-        "status": "finished", "seeds": seeds_info, "runs": stops, "depleted_groups": depleted_info,
+        "status": "finished", "seeds": seeds_info, "runs": stops, "entropy_deficit": quality_info,
+        "depleted_groups": depleted_info,
         "timings": {k: round(v, 3) for k, v in timings.items()}, "outputs": sorted(writer.files),
     }  # fmt: skip
     manifest_path = _write_manifest(out, manifest_base, extra)
     return ExperimentResult(
         out_dir=out, config=config, runs=runs, trajectory=trajectory, trajectory_summary=summary,
-        gap_rates=gap_rates, downstream=downstream, paired=paired, summary_text=text,
+        quality=quality, quality_paired=quality_paired, quality_info=quality_info, downstream=downstream, paired=paired, summary_text=text,
         manifest_path=manifest_path, timings=timings,
         files=sorted(writer.files.values()), depleted_groups=list(depleted_groups), depleted=depleted,
         depleted_paired=depleted_paired, depleted_note=depleted_info["note"],
@@ -434,14 +443,16 @@ def _training_set(result, n_acquisitions: int | None) -> pd.DataFrame:
 
 
 def _bias_figures(writer, trajectory, summary, done, splits, focus, ds) -> dict[str, Path]:
-    """Entropy per group, gap trajectories and before/after distributions (PNG + SVG)."""
+    """D and gap trajectories, entropy per group and before/after distributions (PNG + SVG)."""
     from ..plots.experiment import (
+        plot_deficit_trajectories,
         plot_distributions_before_after,
         plot_entropy_evolution_per_group,
         plot_gap_trajectories,
     )
 
     figures = {}
+    figures["entropy_deficit"] = writer.figure(plot_deficit_trajectories(summary), "entropy_deficit")
     figures["entropy_evolution"] = writer.figure(plot_entropy_evolution_per_group(trajectory, focus), "entropy_evolution")
     figures["entropy_gap"] = writer.figure(plot_gap_trajectories(summary), "entropy_gap")
     first = min((o for o in done if o.spec.strategy == focus), key=lambda o: o.spec.seed)

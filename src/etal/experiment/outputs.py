@@ -17,7 +17,14 @@ import pandas as pd
 from .config import ExperimentConfig
 from .plan import RunSpec
 
-__all__ = ["DEPLETED_COLUMNS", "RUNS_COLUMNS", "TRAJECTORY_COLUMNS", "ExperimentResult"]
+__all__ = [
+    "DEPLETED_COLUMNS",
+    "QUALITY_COLUMNS",
+    "QUALITY_PAIRED_COLUMNS",
+    "RUNS_COLUMNS",
+    "TRAJECTORY_COLUMNS",
+    "ExperimentResult",
+]
 
 #: Columns of ``bias_trajectory.csv``, in order.
 TRAJECTORY_COLUMNS: tuple[str, ...] = ("strategy", "seed", "iteration", "group", "entropy")
@@ -37,6 +44,21 @@ DEPLETED_COLUMNS: tuple[str, ...] = (
     "n_depleted_groups_start", "n_depleted_groups_final",
 )  # fmt: skip
 _DEPLETED_SCORES = ("depleted_entropy_min", "depleted_entropy_mean")
+#: Columns of ``quality.csv``, in order: per run, the mean entropy deficit D (nats) after
+#: 0 acquisitions and after the budget (a run that stopped early keeps its last D), the
+#: area under the D curve over 0..budget (nats x acquisitions) and the acquisitions needed
+#: to reach random's final D on the same split (NaN = never); see
+#: :func:`etal.evaluation.run_metrics`.
+QUALITY_COLUMNS: tuple[str, ...] = (
+    "strategy", "seed", "split_seed", "n_acquired", "D_start", "final_D", "auc_D", "picks_to_random",
+)  # fmt: skip
+#: Columns of ``quality_paired.csv``: the compared strategy (``a``) minus each other one
+#: (``b``) in ``column`` (final_D or auc_D), paired by split seed
+#: (:func:`etal.evaluation.paired_by_split`; negative = less bias with ``a``).
+QUALITY_PAIRED_COLUMNS: tuple[str, ...] = (
+    "column", "a", "b", "n_pairs", "mean_a", "mean_b", "mean_diff", "ci_low", "ci_high", "p_value",
+    "p_value_t", "a_better", "confidence", "note",
+)  # fmt: skip
 
 
 
@@ -105,8 +127,12 @@ class ExperimentResult:
 
     ``runs``: one row per run (:data:`RUNS_COLUMNS`); ``trajectory``: long
     :data:`TRAJECTORY_COLUMNS` (entropy in nats, ``iteration`` = acquisitions so far);
-    ``trajectory_summary``: :func:`etal.evaluation.summarise_bias_trajectory`;
-    ``gap_rates``: :func:`etal.evaluation.gap_reduction_rate` for every strategy;
+    ``trajectory_summary``: :func:`etal.evaluation.summarise_bias_trajectory` (with the
+    mean entropy deficit ``entropy_deficit`` = D after every acquisition);
+    ``quality``: one row per run (:data:`QUALITY_COLUMNS`: D start and final, area under
+    the D curve, picks to reach random's final D); ``quality_paired``: the compared
+    strategy minus each other one, paired by split seed (:data:`QUALITY_PAIRED_COLUMNS`);
+    ``quality_info``: the same as a dict (also in ``manifest.json`` → ``entropy_deficit``);
     ``downstream`` / ``paired``: None when downstream was disabled (``paired`` also when
     ``etal`` or ``random`` is missing).
     ``depleted_groups``: the groups the split's rules depleted (empty: no rules, score
@@ -127,7 +153,8 @@ class ExperimentResult:
     runs: pd.DataFrame
     trajectory: pd.DataFrame
     trajectory_summary: pd.DataFrame
-    gap_rates: pd.DataFrame
+    quality: pd.DataFrame
+    quality_paired: pd.DataFrame
     downstream: pd.DataFrame | None
     paired: pd.DataFrame | None
     summary_text: str
@@ -144,6 +171,7 @@ class ExperimentResult:
     figures: dict[str, Path] = field(default_factory=dict)
     seeds_info: dict[str, Any] = field(default_factory=dict, repr=False)
     depleted_info: dict[str, Any] = field(default_factory=dict, repr=False)
+    quality_info: dict[str, Any] = field(default_factory=dict, repr=False)
     manifest: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def add_output(self, path: Path, *, stage: str | None = None, seconds: float | None = None) -> Path:
@@ -170,7 +198,9 @@ class ExperimentResult:
         return self.manifest_path
 
     def short_summary(self) -> str:
-        """A few lines for a terminal: stops, gaps, gap rate and downstream differences."""
+        """A few lines for a terminal: D per strategy and the compared strategy's advantage, stops,
+        depleted groups and downstream differences."""
+        out = self._deficit_lines()
         lines = []
         for strategy, block in self.runs.groupby("strategy", sort=False):
             stops = sorted(set(block["stop_reason"]))
@@ -179,16 +209,7 @@ class ExperimentResult:
                 f"entropy gap {block['gap_start'].mean():.3f} -> {block['gap_end'].mean():.3f} nats; "
                 f"stop: {'; '.join(stops)}"
             )
-        out = ["runs (gap: max - min group entropy, mean over runs):", *lines]
-        rates = self.gap_rates
-        if len(rates):
-            bits = []
-            for _, r in rates.iterrows():
-                bit = f"{r['strategy']} {r['gap_drop_per_acquisition']:+.4f}"
-                if pd.notna(r.get("drop_ci_low")):
-                    bit += f" [{r['drop_ci_low']:+.4f}, {r['drop_ci_high']:+.4f}]"
-                bits.append(bit)
-            out.append(f"gap drop per acquisition (nats, first {int(rates['upto'].iloc[0])} acquisitions): " + "; ".join(bits))
+        out += ["runs (gap: max - min group entropy, mean over runs):", *lines]
         out += self._depleted_lines()
         if self.paired is not None and len(self.paired):
             r2 = self.paired[self.paired["metric"] == "r2"]
@@ -199,6 +220,39 @@ class ExperimentResult:
                     f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
                 )
         return "\n".join(out)
+
+    def _deficit_lines(self) -> list[str]:
+        info = self.quality_info or {}
+        per = info.get("per_strategy") or {}
+        if not per:
+            return []
+        lines = [
+            (
+                f"bias: mean entropy deficit D (nats, lower = fairer), start -> after {info['budget']} acquisitions "
+                "(mean over runs; picks = median acquisitions to reach random's final D on the same split):"
+            )
+        ]
+        for strategy, v in per.items():
+            picks = v["picks_to_random_median"]
+            never = f", never in {v['never_reached_random']} of {v['runs']}" if v["never_reached_random"] else ""
+            lines.append(
+                f"  {strategy:<12} {_nats(v['D_start'])} -> {_nats(v['final_D'])}  "
+                f"(area {v['auc_D']:.1f} nats x picks; picks {'n/a' if not np.isfinite(picks) else f'{picks:.0f}'}{never})"
+            )
+        for row in info.get("paired") or []:
+            if row["column"] != "final_D":
+                continue
+            n = int(row["n_pairs"])
+            text = f"  {row['a']} minus {row['b']}: {_nats(row['mean_diff'], True)} nats"
+            if np.isfinite(row["ci_low"]):
+                text += (
+                    f" [{row['confidence']:.0%} t-interval {_nats(row['ci_low'], True)}, {_nats(row['ci_high'], True)}]"
+                    f", paired by split seed over {n} seeds"
+                )
+            else:
+                text += f" (no interval: {n} split seed(s) with both; run over several splits for one)"
+            lines.append(text)
+        return lines
 
     def _depleted_lines(self) -> list[str]:
         if not self.depleted_groups:
@@ -295,8 +349,8 @@ def _write_manifest(out: Path, base: dict, extra: dict) -> Path:
 
 
 def _snapshot(trajectory: pd.DataFrame, strategy: str | None, at: str) -> dict[str, Any]:
-    """Per-group entropy (mean over runs) and the mean per-run gap, at the start or the end."""
-    from ..bias.scores import entropy_gap, lowest_entropy
+    """Per-group entropy (mean over runs) and the mean per-run gap and D, at the start or the end."""
+    from ..bias.scores import entropy_deficit, entropy_gap, lowest_entropy
 
     block = trajectory if strategy is None else trajectory[trajectory["strategy"] == strategy]
     rows = []
@@ -309,9 +363,12 @@ def _snapshot(trajectory: pd.DataFrame, strategy: str | None, at: str) -> dict[s
     entropies = {str(g): (float(finite[g].mean()) if finite[g].notna().any() else float("nan")) for g in table.columns}
     gaps = [entropy_gap(r.to_numpy(dtype=float)) for _, r in table.iterrows()]
     gaps = [g for g in gaps if math.isfinite(g)]
+    deficits = [entropy_deficit(r.to_numpy(dtype=float)) for _, r in table.iterrows()]
+    deficits = [d for d in deficits if math.isfinite(d)]
     return {
         "entropies": entropies,
         "entropy_gap": float(np.mean(gaps)) if gaps else float("nan"),
+        "entropy_deficit": float(np.mean(deficits)) if deficits else float("nan"),
         "entropy_min": lowest_entropy(entropies),
     }
 

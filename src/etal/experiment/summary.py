@@ -1,8 +1,9 @@
 """An experiment's results in plain language: the opening paragraphs, stops, training sets, seeds.
 
 Plain text (not HTML), shared by the terminal summary and :mod:`etal.report`.
-:func:`plain_summary` writes the opening paragraphs: the bias (``entropy_gap``, nats)
-before and after each strategy, which groups gained entropy, how far each strategy raised
+:func:`plain_summary` writes the opening paragraphs: the bias as the mean entropy
+deficit D before and after each strategy, with the compared strategy's advantage paired
+by split seed (:func:`deficit_summary`), the entropy gap and which groups gained entropy, how far each strategy raised
 the groups the split depleted (:func:`depleted_summary`), the downstream R² differences
 ET-AL − random with their intervals and p-values, and a plain statement when ET-AL did
 not beat random.
@@ -18,7 +19,7 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["bias_snapshot", "depleted_summary", "plain_summary"]
+__all__ = ["bias_snapshot", "deficit_summary", "depleted_summary", "plain_summary"]
 
 from .config import ExperimentConfig
 from .outputs import _span
@@ -28,13 +29,18 @@ def bias_snapshot(entropies: Mapping[str, float]) -> dict[str, Any]:
     """The bias of one labelled set as :func:`plain_summary` expects it.
 
     ``entropies`` maps group -> entropy (nats). Returns ``{"entropies": {...},
-    "entropy_gap": max − min over the finite entropies, "entropy_min": ...}`` (gap NaN
-    with fewer than two finite groups).
+    "entropy_gap": max − min over the finite entropies, "entropy_deficit": D,
+    "entropy_min": ...}`` (gap and D NaN with fewer than two finite groups).
     """
-    from ..bias.scores import entropy_gap, lowest_entropy
+    from ..bias.scores import entropy_deficit, entropy_gap, lowest_entropy
 
     clean = {str(g): float(h) for g, h in entropies.items()}
-    return {"entropies": clean, "entropy_gap": entropy_gap(clean), "entropy_min": lowest_entropy(clean)}
+    return {
+        "entropies": clean,
+        "entropy_gap": entropy_gap(clean),
+        "entropy_deficit": entropy_deficit(clean),
+        "entropy_min": lowest_entropy(clean),
+    }
 
 
 def _num(x: float, digits: int = 3) -> str:
@@ -61,6 +67,71 @@ def _check_snapshot(snapshot: Any, where: str) -> Mapping[str, Any]:
             f"{where} must be a dict with keys 'entropy_gap' and 'entropies' (see etal.experiment.summary.bias_snapshot)"
         )
     return snapshot
+
+
+def deficit_summary(quality: Mapping[str, Any]) -> str:
+    """The opening paragraph: the mean entropy deficit D per strategy and the compared strategy's advantage.
+
+    ``quality`` is the summary :func:`etal.experiment.run_experiment` builds (also in
+    ``manifest.json`` → ``entropy_deficit``): ``strategy`` (the compared one), ``budget``,
+    ``confidence``, ``per_strategy`` (``{strategy: {"runs", "splits", "D_start",
+    "final_D", "auc_D", "picks_to_random_median", "never_reached_random"}}``, nats, means
+    over runs) and ``paired`` (:func:`etal.evaluation.paired_by_split` dicts, compared
+    strategy = ``a``). A difference is called lower or higher only when its interval
+    excludes zero.
+    """
+    per = quality.get("per_strategy") or {}
+    if not per:
+        return "The mean entropy deficit D was not computed (no runs)."
+    focus = str(quality.get("strategy", ""))
+    budget = quality.get("budget")
+    first = per.get(focus) or next(iter(per.values()))
+    text = (
+        "Bias is scored by the mean entropy deficit D: for every group, how far its entropy lies below the most "
+        "diverse group's, averaged over groups (nats; 0 = every group as diverse as the most diverse one, lower = "
+        f"fairer). D of the initial labelled set was {_num(first['D_start'])} nats; after {budget} acquisitions: "
+        + "; ".join(f"{_strategy_name(s)} {_num(v['final_D'])}" for s, v in per.items())
+        + " (means over runs)."
+    )
+    finite = {s: v["final_D"] for s, v in per.items() if math.isfinite(v["final_D"])}
+    if len(finite) > 1:
+        best = min(finite, key=finite.get)
+        text += f" Lowest final D: {_strategy_name(best)}."
+    conf = float(quality.get("confidence", 0.95))
+    for row in quality.get("paired") or []:
+        if row.get("column") != "final_D":
+            continue
+        a, b = _strategy_name(str(row["a"])), _strategy_name(str(row["b"]))
+        n = int(row["n_pairs"])
+        lo, hi = float(row["ci_low"]), float(row["ci_high"])
+        text += f" {a} minus {b}: {_signed(row['mean_diff'])} nats"
+        if math.isfinite(lo) and math.isfinite(hi):
+            text += f" ({conf:.0%} t-interval {_signed(lo)} to {_signed(hi)}, paired by split seed over {n} seeds)"
+            if hi < 0:
+                text += f": less bias with {a} (the interval excludes zero)."
+            elif lo > 0:
+                text += f": more bias with {a} (the interval excludes zero)."
+            else:
+                text += ": the difference is not clear (the interval includes zero)."
+        else:
+            text += (
+                f" ({n} split seed(s) with both, too few for an interval; repeat the experiment over several "
+                "splits, [split] seeds = [...], for a paired interval)."
+            )
+    picks = {s: v for s, v in per.items() if s != "random"}
+    if "random" in per and picks:
+        bits = []
+        for s, v in picks.items():
+            median, never = v["picks_to_random_median"], int(v["never_reached_random"])
+            bit = f"{_strategy_name(s)} {_num(median, 0)}" if math.isfinite(median) else f"{_strategy_name(s)} never"
+            if never and math.isfinite(median):
+                bit += f" (never in {never} of {v['runs']} runs)"
+            bits.append(bit)
+        text += (
+            f" Acquisitions needed to reach random's D after {budget} acquisitions on the same split (median over "
+            "runs): " + "; ".join(bits) + "."
+        )
+    return text
 
 
 def depleted_summary(depleted: Mapping[str, Any]) -> str:
@@ -155,7 +226,7 @@ def plain_summary(
     bias_before: Mapping[str, Any],
     bias_after: Mapping[str, Mapping[str, Any]],
     paired: pd.DataFrame,
-    gap_rates: pd.DataFrame | None,
+    quality: Mapping[str, Any] | None = None,
     *,
     depleted: Mapping[str, Any] | None = None,
 ) -> str:
@@ -169,8 +240,9 @@ def plain_summary(
         ``{strategy: bias_snapshot}`` of each strategy's final labelled set.
     paired
         :func:`etal.evaluation.paired_comparison` output (ET-AL = ``a``, random = ``b``).
-    gap_rates
-        :func:`etal.evaluation.gap_reduction_rate` output, or None.
+    quality
+        The mean-entropy-deficit summary (see :func:`deficit_summary`): the first
+        paragraph; None to leave it out.
     depleted
         The depleted-group summary (see :func:`depleted_summary`), or None to leave that
         paragraph out.
@@ -181,13 +253,20 @@ def plain_summary(
     before = _check_snapshot(bias_before, "bias_before")
     paras: list[str] = []
 
+    # -- the headline: D per strategy, the compared strategy's advantage
+    if quality is not None:
+        paras.append(deficit_summary(quality))
+
     # -- bias before / after
     h0 = {g: h for g, h in before["entropies"].items() if math.isfinite(h)}
     text = f"Before acquisition, the entropy gap (highest minus lowest group entropy) was {_num(before['entropy_gap'])} nats"
     if h0:
         low, high = min(h0, key=h0.get), max(h0, key=h0.get)
         text += f"; the least diverse group was {low} ({_num(h0[low])} nats) and the most diverse {high} ({_num(h0[high])} nats)"
-    paras.append(text + ". A smaller gap means the groups are more evenly represented.")
+    paras.append(
+        text + ". A smaller gap means the groups are more evenly represented; unlike D it can be pinned by one "
+        "group whose pool cannot raise it."
+    )
     for strategy, snap in bias_after.items():
         snap = _check_snapshot(snap, f"bias_after[{strategy!r}]")
         gap0, gap1 = float(before["entropy_gap"]), float(snap["entropy_gap"])
@@ -212,37 +291,6 @@ def plain_summary(
             text += " Groups that lost entropy: " + ", ".join(f"{g} ({_signed(d)} nats)" for d, g in lost) + "."
         if new:
             text += " Groups that had too few or only equal values before and now have an entropy: " + ", ".join(new) + "."
-        paras.append(text)
-
-    # -- speed of gap reduction
-    if gap_rates is not None and len(gap_rates):
-        rates = gap_rates.set_index(gap_rates["strategy"].astype(str))
-        conf = float(rates["confidence"].iloc[0]) if "confidence" in rates else 0.95
-        bits = []
-        for strategy, r in rates.iterrows():
-            bit = f"{_strategy_name(strategy)} {_signed(r['gap_drop_per_acquisition'], 4)} nats"
-            if math.isfinite(r.get("drop_ci_low", float("nan"))):
-                bit += f" ({conf:.0%} CI {_signed(r['drop_ci_low'], 4)} to {_signed(r['drop_ci_high'], 4)}, {int(r['n_seeds'])} seeds)"
-            bits.append(bit)
-        upto = rates["upto"].iloc[0] if "upto" in rates else None
-        text = "Average fall of the gap per acquisition (positive = bias shrinks"
-        text += f", over the first {int(upto)} acquisitions): " if upto is not None and pd.notna(upto) else "): "
-        text += "; ".join(bits) + "."
-        if "etal" in rates.index and "random" in rates.index:
-            e, r = rates.loc["etal"], rates.loc["random"]
-            if all(math.isfinite(v) for v in (e["drop_ci_low"], e["drop_ci_high"], r["drop_ci_low"], r["drop_ci_high"])):
-                if e["drop_ci_low"] > r["drop_ci_high"]:
-                    text += " ET-AL lowered the gap faster than random: the two intervals do not overlap."
-                elif e["drop_ci_high"] < r["drop_ci_low"]:
-                    text += " ET-AL lowered the gap more slowly than random: the two intervals do not overlap."
-                else:
-                    text += " The intervals overlap, so this run does not show that ET-AL lowers the gap faster than random."
-            elif math.isfinite(e["gap_drop_per_acquisition"]) and math.isfinite(r["gap_drop_per_acquisition"]):
-                faster = e["gap_drop_per_acquisition"] > r["gap_drop_per_acquisition"]
-                text += (
-                    f" ET-AL's gap fell {'faster' if faster else 'no faster'} than random's, but with too few "
-                    "seeds for an interval this is not evidence either way."
-                )
         paras.append(text)
 
     # -- depleted groups: the second headline
@@ -355,8 +403,9 @@ def _seeds_text(config: ExperimentConfig, seeds_info: dict, runs: pd.DataFrame) 
             f"fewer than 2 labelled rows. Runs per strategy (seeds): {per}."
         )
         text += (
-            "\n\nConsequence: for a strategy with one run there is no interval across seeds on its gap rate; "
-            "repeat the experiment over several splits ([split] seeds = [...]) to get one."
+            "\n\nConsequence: strategies are paired by split seed, and one split gives one pair: there is no "
+            "interval on the difference in D; repeat the experiment over several splits ([split] seeds = [...]) "
+            "to get one."
         )
     else:
         text = (

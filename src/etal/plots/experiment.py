@@ -1,4 +1,4 @@
-"""Figures of the paper's experiment: entropy trajectories, gap curves, R² boxes, distributions.
+"""Figures of the paper's experiment: D and gap curves with bands over seeds, entropy per group, R² boxes, distributions.
 
 Each function takes plain tables (see :mod:`etal.evaluation` for their columns) and
 returns a :class:`matplotlib.figure.Figure`; save it with :func:`etal.plots.save_figure`.
@@ -15,10 +15,12 @@ import pandas as pd
 from ..errors import InputError
 
 __all__ = [
+    "plot_deficit_trajectories",
     "plot_distributions_before_after",
     "plot_entropy_evolution_per_group",
     "plot_gap_trajectories",
     "plot_r2_boxplots",
+    "plot_score_bands",
 ]
 
 # Fixed colours per strategy so that ET-AL and random look the same in every figure.
@@ -88,40 +90,92 @@ def plot_entropy_evolution_per_group(trajectory: pd.DataFrame, strategy: str = "
     return fig
 
 
+def _padded(block: pd.DataFrame, x: str, seed: str, column: str, last: int) -> pd.DataFrame:
+    """One column per seed, indexed by ``x`` = 0..last; a run keeps its last value after it ends."""
+    wide = block.pivot_table(index=x, columns=seed, values=column, aggfunc="first")
+    return wide.reindex(range(int(last) + 1)).ffill()
+
+
+def plot_score_bands(
+    table: pd.DataFrame,
+    column: str,
+    *,
+    x: str = "iteration",
+    seed: str = "seed",
+    ylabel: str,
+    title: str,
+    pad: bool = True,
+    ax=None,
+):
+    """A score vs acquisitions per strategy: mean over seeds, band = 10th–90th percentile over seeds.
+
+    ``table`` is long (``strategy``, ``seed``, ``x``, ``column``). With ``pad`` every run is
+    carried at its last value to the last acquisition in the table (a run that stopped
+    early acquired nothing more), so the mean always covers every seed; without it the
+    mean at an acquisition covers the runs that reached it. Draws on ``ax`` when given
+    (its figure is returned), else on a new figure.
+    """
+    import matplotlib.pyplot as plt
+
+    _require(table, ["strategy", seed, x, column], f"a {column} plot")
+    if table.empty:
+        raise InputError(f"the {column} plot got an empty table")
+    strategies = sorted(table["strategy"].astype(str).unique(), key=lambda s: (s not in _STRATEGY_COLOURS, s))
+    colours = _strategy_colours(strategies)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
+    else:
+        fig = ax.figure
+    last = int(table[x].max())
+    several = False
+    for strategy in strategies:
+        block = table[table["strategy"].astype(str) == strategy]
+        n_seeds = block[seed].nunique()
+        several |= n_seeds > 1
+        if pad:
+            wide = _padded(block, x, seed, column, last)
+            mean, lo, hi = wide.mean(axis=1), wide.quantile(0.1, axis=1), wide.quantile(0.9, axis=1)
+        else:
+            by_x = block.groupby(x)[column]
+            mean, lo, hi = by_x.mean(), by_x.quantile(0.1), by_x.quantile(0.9)
+        label = f"{_label(strategy)} (mean of {n_seeds} seeds)" if n_seeds > 1 else _label(strategy)
+        ax.plot(mean.index, mean.to_numpy(dtype=float), color=colours[strategy], lw=2, label=label)
+        if n_seeds > 1:
+            ax.fill_between(lo.index, lo.to_numpy(dtype=float), hi.to_numpy(dtype=float), color=colours[strategy], alpha=0.2, lw=0)
+    ax.set_xlabel("acquisitions")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title + ("; band: 10th–90th percentile over seeds" if several else ""))
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    return fig
+
+
+def plot_deficit_trajectories(summary: pd.DataFrame, *, seed: str = "seed", x: str = "iteration", ax=None, title: str | None = None):
+    """The mean entropy deficit D (``entropy_deficit``, nats) vs acquisitions for every strategy.
+
+    ``summary`` is :func:`etal.evaluation.summarise_bias_trajectory`'s output (or a
+    benchmark's D curves with ``seed="split_seed", x="acquisition"``). The line is the
+    mean over seeds, the band the 10th–90th percentile across seeds; a run that stopped
+    early keeps its last D.
+    """
+    return plot_score_bands(
+        summary, "entropy_deficit", x=x, seed=seed, ax=ax,
+        ylabel="mean entropy deficit D (nats; lower = fairer)",
+        title=title or "Bias (mean entropy deficit D) vs acquisitions",
+    )  # fmt: skip
+
+
 def plot_gap_trajectories(summary: pd.DataFrame):
     """``entropy_gap`` vs acquisitions for every strategy in ``summary``.
 
     ``summary`` is :func:`etal.evaluation.summarise_bias_trajectory`'s output. With
-    several seeds the line is the mean over seeds and the band spans the 10th–90th
-    percentile across seeds at each iteration.
+    several seeds the line is the mean over the seeds that reached an iteration and the
+    band spans the 10th–90th percentile across them.
     """
-    import matplotlib.pyplot as plt
-
-    _require(summary, ["strategy", "seed", "iteration", "entropy_gap"], "plot_gap_trajectories")
-    if summary.empty:
-        raise InputError("plot_gap_trajectories got an empty summary table")
-    strategies = sorted(summary["strategy"].astype(str).unique(), key=lambda s: (s not in _STRATEGY_COLOURS, s))
-    colours = _strategy_colours(strategies)
-    fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
-    for strategy in strategies:
-        block = summary[summary["strategy"].astype(str) == strategy]
-        n_seeds = block["seed"].nunique()
-        by_it = block.groupby("iteration")["entropy_gap"]
-        mean = by_it.mean()
-        label = f"{_label(strategy)} (mean of {n_seeds} seeds)" if n_seeds > 1 else _label(strategy)
-        ax.plot(mean.index, mean.to_numpy(), color=colours[strategy], lw=2, label=label)
-        if n_seeds > 1:
-            lo, hi = by_it.quantile(0.1), by_it.quantile(0.9)
-            ax.fill_between(lo.index, lo.to_numpy(), hi.to_numpy(), color=colours[strategy], alpha=0.2, lw=0)
-    ax.set_xlabel("acquisitions")
-    ax.set_ylabel("entropy gap, max − min over groups (nats)")
-    title = "Bias (entropy gap) vs acquisitions"
-    if summary.groupby("strategy")["seed"].nunique().max() > 1:
-        title += "; band: 10th–90th percentile over seeds"
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(frameon=False)
-    return fig
+    return plot_score_bands(
+        summary, "entropy_gap", pad=False,
+        ylabel="entropy gap, max − min over groups (nats)", title="Bias (entropy gap) vs acquisitions",
+    )  # fmt: skip
 
 
 def plot_r2_boxplots(downstream: pd.DataFrame, strategies: Sequence[str] = ("etal", "random")):

@@ -14,7 +14,13 @@ import pandas as pd
 
 from ..errors import InputError
 from ..experiment.outputs import _DEPLETED_SCORES, ExperimentResult, _snapshot
-from ..experiment.summary import _seeds_text, _stop_text, _training_text
+from ..experiment.summary import (
+    _seeds_text,
+    _stop_text,
+    _strategy_name,
+    _training_text,
+    deficit_summary,
+)
 from .html import ReportSection, build_report
 
 __all__ = ["write_experiment_report"]
@@ -23,15 +29,18 @@ __all__ = ["write_experiment_report"]
 def write_experiment_report(result: ExperimentResult, *, title: str | None = None) -> Path:
     """Render an experiment's results as ``<out_dir>/report.html`` and record it in the manifest.
 
-    The report opens with the plain-language summary (``result.summary_text``), then the
-    setup (data, split, seeds), the entropy per group, the gap vs acquisitions, the
-    depleted groups, where each run stopped, the downstream comparison and the files.
+    The report opens with the bias as the mean entropy deficit D (start → end per strategy,
+    the compared strategy minus each other one paired by split seed with its interval, a
+    figure of D against acquisitions with a band over seeds), then the rest of the
+    plain-language summary (``result.summary_text``), the setup (data, split, seeds), the
+    entropy per group, the gap vs acquisitions, the depleted groups, where each run
+    stopped, the downstream comparison and the files.
     Figures are embedded; the page references nothing outside itself. Returns its path
     (also set as ``result.report_path``).
     """
     started = time.perf_counter()
     config, ds, splits = result.config, result.dataset, result.splits
-    runs, trajectory, gap_rates = result.runs, result.trajectory, result.gap_rates
+    runs, trajectory = result.runs, result.trajectory
     downstream, paired, figures = result.downstream, result.paired, result.figures
     text, seeds_info = result.summary_text, result.seeds_info
     depleted, depleted_paired, depleted_info = result.depleted, result.depleted_paired, result.depleted_info
@@ -41,7 +50,11 @@ def write_experiment_report(result: ExperimentResult, *, title: str | None = Non
             "the result etal.experiment.run_experiment returns"
         )
     out = Path(result.out_dir)
-    sections = [ReportSection("Summary", text=text)]
+    sections = [_deficit_section(result)]
+    if result.quality_info:
+        # The D paragraph opens the summary text; the first section already shows it.
+        text = text.replace(deficit_summary(result.quality_info) + "\n\n", "", 1)
+    sections.append(ReportSection("Summary", text=text))
     split_tables = [
         (f"Split seed {s}: rows per group (depleted = moved to the pool by the rule)", sp.summary())
         for s, sp in splits.items()
@@ -74,25 +87,22 @@ def write_experiment_report(result: ExperimentResult, *, title: str | None = Non
             tables=[("Entropy per group (nats): initial labelled set and final set of each strategy (mean over runs)", before_after)],
         )
     )
-    rate_cols = [
-        "strategy", "n_seeds", "first_iteration", "last_iteration", "gap_start", "gap_end",
-        "gap_drop_per_acquisition", "drop_ci_low", "drop_ci_high", "gap_area", "area_ci_low", "area_ci_high", "note",
-    ]  # fmt: skip
-    upto = int(gap_rates["upto"].iloc[0]) if len(gap_rates) else 0
     sections.append(
         ReportSection(
             "Bias: entropy gap vs acquisitions, all strategies",
             text=(
-                "The entropy gap (highest minus lowest group entropy, nats) after each acquisition. Rates are "
-                f"least-squares slopes of the gap over the first {upto} acquisitions (the range every run reached, "
-                "so strategies are compared over the same range), negated: positive = the gap falls. Intervals "
-                "are 95 % t-intervals across seeds (none with a single run). gap_area is the area under the gap "
-                "curve (smaller = less bias over the run)."
+                "The entropy gap (highest minus lowest group entropy, nats) after each acquisition: mean over the "
+                "runs that reached an acquisition, band 10th–90th percentile over seeds. The gap can be pinned by "
+                "one group whose pool cannot raise it, so it may not tell strategies apart; D (first section) "
+                "moves whenever any group gains diversity."
             ),
             figures=[figures["entropy_gap"]],
-            tables=[("Gap reduction rate per acquisition (nats per acquisition)", gap_rates[rate_cols])],
+            tables=[(
+                "Entropy gap (nats): mean over runs at the start and at each run's end",
+                runs.groupby("strategy", sort=False)[["gap_start", "gap_end"]].mean(),
+            )],
         )
-    )
+    )  # fmt: skip
     sections.append(_depleted_section(depleted, depleted_paired, depleted_info))
     sections.append(
         ReportSection(
@@ -156,6 +166,31 @@ def write_experiment_report(result: ExperimentResult, *, title: str | None = Non
     result.report_path = path
     result.add_output(path, stage="report", seconds=time.perf_counter() - started)
     return path
+
+
+def _deficit_section(result: ExperimentResult) -> ReportSection:
+    """The first section: D start → end per strategy with the paired interval, the D figure, tables."""
+    info, quality, paired = result.quality_info, result.quality, result.quality_paired
+    title = "Bias: mean entropy deficit D"
+    if not info:
+        return ReportSection(title, text="Not computed: this result has no per-run D scores.")
+    per = pd.DataFrame.from_dict(info["per_strategy"], orient="index")
+    per.index.name = "strategy"
+    text = (
+        deficit_summary(info)
+        + f"\n\nTables: D at the start and after {info['budget']} acquisitions (means over runs; a run that "
+        "stopped early keeps its last D), area under the D curve (nats x acquisitions; smaller = less bias over "
+        "the whole run) and the acquisitions needed to reach random's final D on the same split; then "
+        f"{_strategy_name(info['strategy'])} minus each other strategy, paired by split seed "
+        f"({float(info.get('confidence', 0.95)):.0%} t-interval, Wilcoxon and paired t-test p-values; "
+        "negative = less bias). Per run: quality.csv; per acquisition: bias_summary.csv."
+    )
+    tables = [("D per strategy (nats, means over runs)", per)]
+    if paired is not None and len(paired):
+        tables.append((f"{_strategy_name(info['strategy'])} (a) minus each other strategy (b), paired by split seed", paired))
+    tables.append(("Per run (quality.csv)", quality))
+    figures = [result.figures["entropy_deficit"]] if "entropy_deficit" in result.figures else []
+    return ReportSection(title, text=text, figures=figures, tables=tables)
 
 
 def _depleted_section(depleted, depleted_paired, info) -> ReportSection:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .registry import STRATEGIES, make_strategy, strategy_class
+from .registry import DEFAULT_STRATEGY, STRATEGIES, make_strategy, strategy_class
 
 _EXPORTS = {
     "Pick": "base", "Scores": "base", "StateView": "base", "Strategy": "base", "StrategyBase": "base",
@@ -28,7 +28,7 @@ _EXPORTS = {
 }  # fmt: skip
 
 __all__ = [
-    "MIN_GP_ROWS", "REFINE_TOP", "STRATEGIES", "BalancedStrategy", "BatchView", "ETALStrategy", "Pick",
+    "DEFAULT_STRATEGY", "MIN_GP_ROWS", "REFINE_TOP", "STRATEGIES", "BalancedStrategy", "BatchView", "ETALStrategy", "Pick",
     "RandomStrategy", "Scores", "StateView", "Strategy", "StrategyBase", "UncertaintyStrategy",
     "make_strategy", "select", "strategy_class",
 ]  # fmt: skip

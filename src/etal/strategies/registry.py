@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import InputError
 
-__all__ = ["STRATEGIES", "make_strategy", "strategy_class"]
+__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "make_strategy", "strategy_class"]
 
 _CLASSES = {
     "etal": ("etal", "ETALStrategy"),
@@ -20,8 +20,10 @@ _CLASSES = {
     "balanced": ("baselines", "BalancedStrategy"),
     "uncertainty": ("baselines", "UncertaintyStrategy"),
 }
-#: Names accepted by :func:`make_strategy` (``"etal"`` is the default and the paper's).
+#: Names accepted by :func:`make_strategy`.
 STRATEGIES: tuple[str, ...] = tuple(_CLASSES)
+#: The strategy used when none is named (engine, CLI, experiment, demo, campaigns).
+DEFAULT_STRATEGY: str = "etal"
 
 
 def strategy_class(name: str) -> type:
@@ -38,7 +40,7 @@ def _settings(cls: type) -> list[str]:
     return [p for p in names if p != "stop_rules"] + (["patience", "fairness_stop"] if "stop_rules" in names else [])
 
 
-def make_strategy(name_or_obj: Any = "etal", **params: Any):
+def make_strategy(name_or_obj: Any = DEFAULT_STRATEGY, **params: Any):
     """A strategy by name with its settings (``make_strategy("uncertainty", refine_top=5)``),
     or an object with ``select(state, k, rng)`` passed through unchanged."""
     if not isinstance(name_or_obj, str):
