@@ -571,7 +571,7 @@ def make_parser(**kwargs) -> argparse.ArgumentParser:
 
 def test_cli_defaults_load_embedded_oqmd8():
     args = make_parser().parse_args([])
-    assert args.data is None and args.out == Path("etal-out")
+    assert args.data is None and args.out is None and args.etal_default_out == "etal-out"  # None: not chosen
     ds = dataset_from_args(args)
     assert ds.source == "oqmd8" and len(ds.frame) == 2953
     assert ds.feature_cols == list(dataset_info("oqmd8").features)

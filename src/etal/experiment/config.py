@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import inspect
 import json
 import math
 import os
@@ -27,7 +26,7 @@ from ..params import default_of
 from ..evaluation import MODEL_NAMES
 from ..engine.loop import DEFAULT_BUDGET, ETAL, OFF
 from ..split import biased_split, parse_condition
-from ..strategies import STRATEGIES, make_strategy
+from ..strategies import STRATEGIES
 
 __all__ = [
     "DEFAULT_OUT",
