@@ -21,6 +21,7 @@ import io
 import itertools
 import math
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -113,7 +114,9 @@ def _symmetry(atoms) -> tuple[str, int]:
     from ..materials.structures import crystal_system_from_spacegroup
 
     cell = (atoms.cell.array, atoms.get_scaled_positions(), atoms.numbers)
-    data = spglib.get_symmetry_dataset(cell, symprec=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # spglib's notice about its error handling
+        data = spglib.get_symmetry_dataset(cell, symprec=1e-3)
     return crystal_system_from_spacegroup(int(data.number)), int(data.number)
 
 
