@@ -7,7 +7,7 @@ Tables (``rid`` is the store's own integer row key; ``id`` the user's id, as tex
   feature vector (float64 BLOB) and the structure reference (a path, CIF text or
   structure JSON; NULL without one);
 * ``labels``: at most one label per row (``rid`` is the PRIMARY KEY, so a row can never
-  be labelled twice, whichever process tries): value, source (``initial``,
+  be labelled twice, whichever process tries): the row's group (indexed copy), value, source (``initial``,
   ``ingest:FILE``, ``calculator:NAME``), calculator settings (JSON), UTC time, seconds
   spent, the group's entropy before/after (nats) and ``acquired`` (1, 2, ... in the
   order labels were acquired; NULL for the initial labels);
@@ -65,6 +65,7 @@ CREATE TABLE rows (
 CREATE INDEX rows_grp ON rows(grp);
 CREATE TABLE labels (
     rid INTEGER PRIMARY KEY REFERENCES rows(rid),
+    grp TEXT NOT NULL,
     value REAL NOT NULL,
     source TEXT NOT NULL,
     calculator TEXT,
@@ -74,6 +75,7 @@ CREATE TABLE labels (
     entropy_after REAL,
     acquired INTEGER UNIQUE
 );
+CREATE INDEX labels_grp ON labels(grp);
 CREATE TABLE suggestions (
     rid INTEGER PRIMARY KEY REFERENCES rows(rid),
     state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed')),
@@ -220,8 +222,8 @@ class CampaignStore:
             )
             labelled = np.flatnonzero(np.isfinite(targets))
             c.executemany(
-                "INSERT INTO labels (rid, value, source, created) VALUES (?, ?, 'initial', ?)",
-                ((int(rid), float(targets[rid]), now) for rid in labelled),
+                "INSERT INTO labels (rid, grp, value, source, created) VALUES (?, ?, ?, 'initial', ?)",
+                ((int(rid), groups[rid], float(targets[rid]), now) for rid in labelled),
             )
             by_group: dict[str, list[float]] = {}
             for rid in labelled:
@@ -405,7 +407,8 @@ class CampaignStore:
     # ------------------------------------------------------------------ labels
 
     def _group_values(self, c: sqlite3.Connection, grp: str) -> list[float]:
-        return [v for (v,) in c.execute("SELECT l.value FROM labels l JOIN rows r ON r.rid = l.rid WHERE r.grp = ?", (grp,))]
+        # labels.grp is a copy of rows.grp, indexed: a group's values without scanning its pool rows
+        return [v for (v,) in c.execute("SELECT value FROM labels WHERE grp = ?", (grp,))]
 
     def _insert_label(
         self, c: sqlite3.Connection, rid: int, value: float, source: str, calculator: str | None, seconds: float | None
@@ -417,9 +420,9 @@ class CampaignStore:
         now = utc_now()
         # rid is the labels' PRIMARY KEY: a second label for a row fails here, whoever tries.
         c.execute(
-            "INSERT INTO labels (rid, value, source, calculator, created, seconds, entropy_before, entropy_after, acquired) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (rid, value, source, calculator, now, seconds, _finite_or_none(before.entropy), _finite_or_none(after.entropy), acquired),
+            "INSERT INTO labels (rid, grp, value, source, calculator, created, seconds, entropy_before, entropy_after, acquired) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (rid, grp, value, source, calculator, now, seconds, _finite_or_none(before.entropy), _finite_or_none(after.entropy), acquired),
         )
         c.execute(
             "INSERT INTO entropies (acquired, grp, n, entropy, status) VALUES (?, ?, ?, ?, ?)",
