@@ -234,3 +234,32 @@ def test_patience_excludes_groups_from_the_stored_history(camp):
     assert camp.excluded_groups() == {"g0"}
     _, pool_frame = camp.engine_frames()
     assert set(pool_frame["_group"]) == {"g1"}
+
+
+def test_run_waits_for_rows_another_live_process_is_calculating(camp):
+    import threading
+
+    camp.suggest(1)
+    rid = camp.store.pending_rids()[0]
+    other = "other-host:1:elsewhere"  # a live owner on another host: judged by its heartbeat
+    assert camp.store.claim(rid, other)
+
+    def finish_elsewhere():
+        store = CampaignStore(camp.folder)
+        time.sleep(0.6)
+        store.heartbeat(other)
+        time.sleep(0.6)
+        assert store.record_label(rid, 0.5, source="calculator:elsewhere", owner=other)
+        store.close()
+
+    thread = threading.Thread(target=finish_elsewhere)
+    thread.start()
+    calc = _Const()
+    t0 = time.perf_counter()
+    summary = camp.run(calc, 1, progress=False, lease_seconds=2.0)
+    thread.join()
+    # the budget of 1 was held by the other process: this run computed nothing, waited for
+    # its label instead of stopping early or taking the row over, and then stopped
+    assert calc.calls == 0 and summary.stop_reason.startswith("budget reached")
+    assert time.perf_counter() - t0 >= 1.0
+    assert camp.labelled().set_index("id").loc[camp.store.row(rid)["id"], "source"] == "calculator:elsewhere"

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import require
+from ..errors import InputError, require
 
 __all__ = ["DEMO_METALS", "PROTOTYPES", "alloy_pool", "run_demo"]
 
@@ -205,7 +205,11 @@ def run_demo(
     from .calculators.emt import EMTCalculator
     from .campaign import Campaign
 
+    from .store import DB_NAME
+
     out = Path(out)
+    if (out / DB_NAME).exists():
+        raise InputError(f"{out}: a campaign exists there already; give the demo a new folder.")
     pool = alloy_pool()
     calc = EMTCalculator(workdir=out / "work")
     (out / "work").mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@ One loop, in the process that owns the run:
 1. *resume*: ``running`` rows whose owner is dead (or silent past the lease) go back to
    ``pending`` (their interrupted attempt counts);
 2. while the campaign holds fewer than ``budget`` acquired labels (counting labels from
-   earlier runs, ``ingest`` and rows that other live processes are calculating): take the
+   earlier runs, ``ingest`` and rows that other live processes are calculating, whose
+   results it waits for when they hold the rest of the budget): take the
    oldest pending suggestion, or ask the engine for a new one, claim it atomically
    (``pending`` → ``running``; a row claimed by another process is skipped) and give it to
    a calculator (in this process, or in a pool of ``workers`` processes);
@@ -27,6 +28,7 @@ import multiprocessing
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,14 +154,17 @@ def run_campaign(
     summary.reclaimed = len(store.reclaim_stale(lease_seconds, me=owner))
     beat = _Heartbeat(campaign.folder, owner, interval=max(0.05, min(lease_seconds / 4, 30.0)))
     beat.start()
-    executor = None
-    if workers > 1:
-        executor = ProcessPoolExecutor(
+    poll_seconds = max(0.05, min(lease_seconds / 4, 5.0))
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),  # no fork of a process with threads
             initializer=_init_worker,
             initargs=(calc,),
         )
+
+    executor = new_pool() if workers > 1 else None
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -223,15 +228,25 @@ def run_campaign(
                     fut = next(reversed(in_flight))
                     fut.set_result(_calculate(calc, row["structure"], row["id"]))
                 else:
-                    in_flight[executor.submit(_calculate, None, row["structure"], row["id"])] = (rid, row["id"])
+                    try:
+                        fut = executor.submit(_calculate, None, row["structure"], row["id"])
+                    except BrokenProcessPool:  # a worker died (killed, out of memory): start a new pool
+                        executor.shutdown(wait=False, cancel_futures=True)
+                        executor = new_pool()
+                        fut = executor.submit(_calculate, None, row["structure"], row["id"])
+                    in_flight[fut] = (rid, row["id"])
                 room -= 1
             if not in_flight:
                 if acquired >= budget:
                     summary.stop_reason = f"budget reached ({budget} acquired labels)"
-                elif room <= 0:
-                    summary.stop_reason = f"budget will be reached by the {others} row(s) other processes are calculating"
-                else:
-                    summary.stop_reason = stop or "no candidate left"
+                    break
+                if room <= 0 and others:
+                    # Other live processes hold the rest of the budget: wait for their
+                    # labels (or failures), taking their rows over if they die.
+                    if not store.reclaim_stale(lease_seconds, me=owner):
+                        time.sleep(poll_seconds)
+                    continue
+                summary.stop_reason = stop or "no candidate left"
                 break
             done, _ = wait(list(in_flight), timeout=None, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -248,6 +263,8 @@ def run_campaign(
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
         store.release(owner)  # anything still running here was interrupted
+        if (campaign.folder / "suggestions.csv").exists():
+            campaign.write_suggestions()  # the file lists what is still pending
         beat.stop()
         if bar is not None:
             bar.close()
