@@ -111,3 +111,34 @@ def test_chgnet_missing_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "chgnet", None)  # as if not installed
     with pytest.raises(MissingExtraError, match=r"etal\[calculators\]"):
         make_calculator("chgnet")
+
+
+def test_structures_from_a_cif_folder_matched_by_id(tmp_path, capsys):
+    pytest.importorskip("pymatgen")
+    import ase.io
+    from ase.build import bulk
+
+    from _campaign_fixtures import independent_emt
+    from etal.campaign import Campaign
+    from etal.campaign.demo import _cif_text
+
+    frame = grouped_table((12,), (8,))
+    folder = tmp_path / "cifs"
+    folder.mkdir()
+    crystals = {"r9": bulk("Cu", "bcc", a=2.9), "r10": bulk("NiAl", "rocksalt", a=4.6)}
+    for row_id, atoms in crystals.items():
+        ase.io.write(folder / f"{row_id}.cif", atoms)
+    ase.io.write(folder / "unrelated.cif", bulk("Au"))
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    assert main(["campaign", "init", str(tmp_path / "c"), str(tmp_path / "d.csv"), "--group-col", "grp",
+                 "--target-col", "y", "--id-col", "id", "--structures", str(folder)]) == 0  # fmt: skip
+    assert "2 with a structure" in capsys.readouterr().out
+    c = Campaign(tmp_path / "c")
+    from etal.campaign import make_calculator
+
+    emt = make_calculator("emt")
+    for row_id, atoms in crystals.items():
+        rid = c.store.rids_of([row_id])[row_id]
+        stored = c.store.row(rid)["structure"]
+        assert emt.calculate(stored, row_id) == pytest.approx(independent_emt(_cif_text(atoms)), abs=1e-6)
+    c.close()

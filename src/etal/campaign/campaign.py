@@ -90,6 +90,7 @@ class Campaign:
         feature_cols: Any = None,
         pool_path: str | os.PathLike | None = None,
         structure_col: str | None = None,
+        structures: str | os.PathLike | None = None,
         seed: int = 0,
         patience: int | None = 5,
         strategy: str = "etal",
@@ -99,6 +100,10 @@ class Campaign:
         ``data``/``pool_path``/columns as in :func:`etal.data.load_data`. ``structure_col``
         names a column holding, per row, a structure file path (relative paths are taken
         from the table's folder, then the current one), CIF text or a structure JSON.
+        ``structures``: a CIF folder, ``.cif``, ASE database or extxyz file read by
+        :func:`etal.materials.read_structures`; each structure goes to the row whose id is
+        its id there (CIF file stem, database row id, ``<stem>_<frame>``), for rows without
+        one from ``structure_col``; stored as a structure JSON.
         ``seed``, ``patience`` and ``strategy`` configure the engine for every suggestion.
         """
         from ..data import load_data
@@ -116,17 +121,22 @@ class Campaign:
                 Path(str(db) + suffix).unlink(missing_ok=True)
         ds = load_data(data, group_col=group_col, target_col=target_col, id_col=id_col, feature_cols=feature_cols, pool_path=pool_path)
         frame = ds.frame
-        structures: list[str | None] = [None] * len(frame)
+        refs: list[str | None] = [None] * len(frame)
         if structure_col is not None:
             if structure_col not in frame.columns:
                 raise InputError(
                     f"{ds.source}: no structure column {structure_col!r}; its columns are: {', '.join(map(str, frame.columns))}"
                 )
             base = Path(str(ds.source)).parent if isinstance(data, (str, os.PathLike)) else Path(".")
-            structures = _resolve_structures(frame[structure_col].tolist(), base, ds.source, structure_col)
+            refs = _resolve_structures(frame[structure_col].tolist(), base, ds.source, structure_col)
         ids = [_id_text(v) for v in frame[ds.id_col].tolist()]
         if len(set(ids)) != len(ids):
             raise InputError(f"{ds.source}: ids {ds.id_col!r} are not unique once written as text (e.g. 1 and 1.0)")
+        if structures is not None:
+            found = _structures_by_id(structures, set(ids))
+            for k, uid in enumerate(ids):
+                if refs[k] is None and uid in found:
+                    refs[k] = found[uid]
         id_is_int = bool(pd.api.types.is_integer_dtype(frame[ds.id_col].dtype))
         meta = {
             "group_col": ds.group_col,
@@ -135,6 +145,7 @@ class Campaign:
             "id_is_int": id_is_int,
             "feature_cols": list(ds.feature_cols),
             "structure_col": structure_col,
+            "structures": None if structures is None else str(structures),
             "source": str(ds.source),
             "sha256": ds.sha256,
             "pool_source": ds.pool_source,
@@ -147,7 +158,7 @@ class Campaign:
                 ids=ids,
                 groups=frame[ds.group_col].astype(str).tolist(),
                 features=ds.features(),
-                structures=structures,
+                structures=refs,
                 targets=frame[ds.target_col].to_numpy(dtype=float),
                 meta=meta,
             )
@@ -474,6 +485,26 @@ class Campaign:
         from .runner import run_campaign
 
         return run_campaign(self, calculator, budget, **kwargs)
+
+
+def _structures_by_id(path: str | os.PathLike, ids: set[str]) -> dict[str, str]:
+    """Structure JSON by row id from a CIF folder / file, ASE database or extxyz file."""
+    import json
+
+    from ..materials.structures import read_structures
+
+    report = read_structures(path)
+    out = {}
+    for record in report.records:
+        key = _id_text(record.id)
+        if key in ids:
+            out[key] = json.dumps(record.structure.as_dict())
+    if not out:
+        raise InputError(
+            f"{path}: none of its {report.n_read} structure ids (e.g. {[str(r.id) for r in report.records[:3]]}) "
+            f"is a row id of the table; name the files (CIF stems) or frames by the row ids."
+        )
+    return out
 
 
 def _resolve_structures(values: list, base: Path, source: str, column: str) -> list[str | None]:

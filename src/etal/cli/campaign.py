@@ -74,6 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="feature columns: names, globs or comma-separated lists (default: all numeric)")  # fmt: skip
     p.add_argument("--structure-col", metavar="COL",
                    help="column holding each row's structure: a file path (relative to DATA's folder), CIF text or structure JSON")  # fmt: skip
+    p.add_argument("--structures", metavar="PATH",
+                   help="CIF folder, .cif, ASE database (.db) or extxyz file; structures matched to rows by id (CIF file stem, db row id, <stem>_<frame>)")  # fmt: skip
     p.add_argument("--seed", type=_non_negative_int, default=0, help="engine seed (default 0)")
     p.add_argument("--patience", type=_patience, default=5,
                    help="exclude a group after this many acquisitions without an entropy increase ('none': never; default 5)")  # fmt: skip
@@ -150,13 +152,15 @@ def _init(args) -> int:
         feature_cols=args.feature_cols,
         pool_path=args.pool_file,
         structure_col=args.structure_col,
+        structures=args.structures,
         seed=args.seed,
         patience=args.patience,
     )
     counts = c.store.counts()
+    with_structure = c.store.conn.execute("SELECT COUNT(*) FROM rows WHERE structure IS NOT NULL").fetchone()[0]
     print(
         f"campaign {args.dir}: {counts['rows']} rows, {counts['labelled']} labelled, {counts['pool']} in the pool, "
-        f"{len(c.meta['feature_cols'])} features"
+        f"{len(c.meta['feature_cols'])} features, {with_structure} with a structure"
     )
     return 0
 
