@@ -263,3 +263,17 @@ def test_run_waits_for_rows_another_live_process_is_calculating(camp):
     assert calc.calls == 0 and summary.stop_reason.startswith("budget reached")
     assert time.perf_counter() - t0 >= 1.0
     assert camp.labelled().set_index("id").loc[camp.store.row(rid)["id"], "source"] == "calculator:elsewhere"
+
+
+def test_suggest_is_the_engines_pick_on_the_stored_data(camp):
+    from etal import ETAL
+
+    table = grouped_table((40, 40), (12, 12))
+    labelled, pool = table.dropna(subset=["y"]), table[table["y"].isna()].drop(columns="y")
+    engine = ETAL(group_col="grp", target_col="y", id_col="id", feature_cols=["x0", "x1"], seed=0, progress=False, patience=None)
+    expected = engine.start(labelled, pool).suggest(4)
+    assert camp.suggest(4)["id"].tolist() == expected
+    # the next suggestion: the engine on the pool without those rows, seeded by the labels acquired (0)
+    engine = ETAL(group_col="grp", target_col="y", id_col="id", feature_cols=["x0", "x1"], seed=0, progress=False, patience=None)
+    expected = engine.start(labelled, pool[~pool["id"].isin(expected)]).suggest(2)
+    assert camp.suggest(2)["id"].tolist() == expected

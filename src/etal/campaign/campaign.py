@@ -109,6 +109,9 @@ class Campaign:
         from ..data import load_data
         from ..provenance import write_manifest
 
+        if patience is not None and not (isinstance(patience, int) and patience >= 1):
+            raise InputError(f"patience must be a whole number >= 1 or None, got {patience!r}")
+        _engine_class()(group_col="g", target_col="t", feature_cols=[], strategy=strategy, seed=seed)  # checks both
         folder = Path(folder)
         db = folder / DB_NAME
         if db.exists():
@@ -219,8 +222,7 @@ class Campaign:
         return frame(is_lab, values), frame(in_pool, None)
 
     def _engine(self):
-        from .. import ETAL
-
+        ETAL = _engine_class()
         eng = self.meta["engine"]
         n = len(self.meta["feature_cols"])
         return ETAL(
@@ -277,7 +279,7 @@ class Campaign:
         marks = ",".join("?" * len(states))
         rows = self.store.conn.execute(
             "SELECT s.rid, r.id, r.grp, s.state, s.batch, s.attempts, s.ei, s.expected_entropy, s.error, r.structure "
-            f"FROM suggestions s JOIN rows r ON r.rid = s.rid WHERE s.state IN ({marks}) ORDER BY s.batch, s.rid",
+            f"FROM suggestions s JOIN rows r ON r.rid = s.rid WHERE s.state IN ({marks}) ORDER BY s.batch, s.pick",
             states,
         ).fetchall()
         cols = ["rid", "id", "group", "state", "batch", "attempts", "ei", "expected_entropy", "error", "structure"]
@@ -485,6 +487,13 @@ class Campaign:
         from .runner import run_campaign
 
         return run_campaign(self, calculator, budget, **kwargs)
+
+
+def _engine_class():
+    """The engine class, imported in this one place (lazily: ``import etal.campaign`` stays light)."""
+    from .. import ETAL
+
+    return ETAL
 
 
 def _structures_by_id(path: str | os.PathLike, ids: set[str]) -> dict[str, str]:

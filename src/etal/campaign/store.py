@@ -11,7 +11,8 @@ Tables (``rid`` is the store's own integer row key; ``id`` the user's id, as tex
   ``ingest:FILE``, ``calculator:NAME``), calculator settings (JSON), UTC time, seconds
   spent, the group's entropy before/after (nats) and ``acquired`` (1, 2, ... in the
   order labels were acquired; NULL for the initial labels);
-* ``suggestions``: the state machine of a pick, ``pending`` → ``running`` → ``done`` |
+* ``suggestions``: the state machine of a pick (``batch``, and ``pick`` = its place in
+  the engine's greedy order), ``pending`` → ``running`` → ``done`` |
   ``failed`` (a failed attempt goes back to ``pending`` until ``max_attempts``), with
   ``attempts``, the last ``error`` and, while running, the ``owner`` (``host:pid:token``)
   and its ``heartbeat`` (Unix time);
@@ -80,6 +81,7 @@ CREATE TABLE suggestions (
     rid INTEGER PRIMARY KEY REFERENCES rows(rid),
     state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed')),
     batch INTEGER NOT NULL,
+    pick INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     owner TEXT,
@@ -206,9 +208,12 @@ class CampaignStore:
         features = np.ascontiguousarray(features, dtype=np.float64)
         now = utc_now()
         with self.transaction() as c:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    c.execute(statement)
+            try:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+            except sqlite3.OperationalError:  # another init won the race for this folder
+                raise InputError(f"{self.folder}: a campaign exists there already; choose another folder.") from None
             c.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
                 [(k, json.dumps(v)) for k, v in {**meta, "schema_version": SCHEMA_VERSION, "created": now}.items()],
@@ -320,22 +325,22 @@ class CampaignStore:
         now = utc_now()
         with self.transaction() as c:
             batch = c.execute("SELECT COALESCE(MAX(batch), 0) + 1 FROM suggestions").fetchone()[0]
-            for p in picks:
+            for order, p in enumerate(picks):
                 rid = int(p["rid"])
                 if c.execute("SELECT 1 FROM labels WHERE rid = ?", (rid,)).fetchone():
                     continue
                 cur = c.execute(
-                    "INSERT INTO suggestions (rid, state, batch, suggested_at, updated_at, ei, expected_entropy) "
-                    "VALUES (?, 'pending', ?, ?, ?, ?, ?) ON CONFLICT (rid) DO NOTHING",
-                    (rid, batch, now, now, _finite_or_none(p.get("ei", np.nan)), _finite_or_none(p.get("expected_entropy", np.nan))),
+                    "INSERT INTO suggestions (rid, state, batch, pick, suggested_at, updated_at, ei, expected_entropy) "
+                    "VALUES (?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (rid) DO NOTHING",
+                    (rid, batch, order, now, now, _finite_or_none(p.get("ei", np.nan)), _finite_or_none(p.get("expected_entropy", np.nan))),
                 )
                 if cur.rowcount == 1:
                     added.append(rid)
         return added
 
     def pending_rids(self) -> list[int]:
-        """Pending suggestions, oldest batch first."""
-        return [r for (r,) in self.conn.execute("SELECT rid FROM suggestions WHERE state = 'pending' ORDER BY batch, rid")]
+        """Pending suggestions: oldest batch first, in the engine's pick order."""
+        return [r for (r,) in self.conn.execute("SELECT rid FROM suggestions WHERE state = 'pending' ORDER BY batch, pick")]
 
     def claim(self, rid: int, owner: str) -> bool:
         """Atomically move a pending suggestion to ``running`` for ``owner`` (counts an attempt)."""
