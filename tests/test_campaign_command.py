@@ -151,3 +151,32 @@ def test_missing_program_and_structure_file_from_cif_text(tmp_path):
     assert len(written) == 1 and written[0].read_text() == cif  # named by a hash, never by the id
     cat = make_calculator(f"command:{sys.executable} -c \"import sys, ase.io; print(len(ase.io.read(sys.argv[1])))\" {{structure}}", workdir=tmp_path)
     assert cat.calculate(cif, "r2") == 1.0
+
+
+def test_ctrl_c_gives_running_rows_back(tmp_path):
+    import signal
+    import sqlite3
+    import subprocess
+    import time
+
+    from _campaign_fixtures import env, etal_cmd
+
+    c, _ = _campaign(tmp_path, ["ok-1", "ok-2"])
+    c.close()
+    proc = subprocess.Popen(
+        etal_cmd("campaign", "run", tmp_path / "camp", "--calculator", f"command:{sys.executable} -c 'import time; time.sleep(60)'",
+                 "--budget", "1", "--no-progress"),  # fmt: skip
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    con = sqlite3.connect(tmp_path / "camp" / "campaign.sqlite")
+    deadline = time.time() + 60
+    while time.time() < deadline and not con.execute("SELECT COUNT(*) FROM suggestions WHERE state = 'running'").fetchone()[0]:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert con.execute("SELECT state, attempts, owner FROM suggestions").fetchall() == [("pending", 0, None)]
+    con.close()

@@ -198,3 +198,28 @@ def test_emt_relaxation_lowers_the_energy_and_references_follow(tmp_path):
     fe = _cif_text(bulk("Fe"))
     with pytest.raises(CalculationError, match="no parameters"):
         plain.calculate(fe, "fe")
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_loses_nothing(tmp_path):
+    """kill -9 wherever it lands (engine, transaction, calculation), three times, then resume."""
+    folder = tmp_path / "camp"
+    _, truth = init_alloys(tmp_path, folder)
+    budget = 8
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        proc = subprocess.Popen(
+            etal_cmd("campaign", "run", folder, "--calculator", "emt", "--budget", budget, "--no-progress"),
+            env=env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(float(rng.uniform(1.0, 4.0)))
+        proc.kill()
+        proc.wait()
+        check_consistent(folder)  # consistent after every kill, whatever it interrupted
+    run_cli("campaign", "run", folder, "--calculator", "emt", "--budget", budget, "--no-progress")
+    counts = check_consistent(folder)
+    assert counts["acquired"] == budget and counts.get("running", 0) == 0
+    for row_id, value in acquired_labels(folder).items():
+        assert value == pytest.approx(truth[row_id], abs=1e-9), row_id
