@@ -7,7 +7,6 @@ import json
 
 import pandas as pd
 import pytest
-
 from _campaign_fixtures import grouped_table
 
 from etal.cli import main
@@ -116,9 +115,9 @@ def test_chgnet_missing_names_the_extra(monkeypatch):
 def test_structures_from_a_cif_folder_matched_by_id(tmp_path, capsys):
     pytest.importorskip("pymatgen")
     import ase.io
+    from _campaign_fixtures import independent_emt
     from ase.build import bulk
 
-    from _campaign_fixtures import independent_emt
     from etal.campaign import Campaign
     from etal.campaign.demo import _cif_text
 

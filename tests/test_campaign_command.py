@@ -6,10 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from pathlib import Path
 
 import pytest
-
 from _campaign_fixtures import check_consistent, grouped_table
 
 from etal.campaign import CalculationError, Campaign, make_calculator
@@ -17,7 +15,7 @@ from etal.campaign.calculators.command import parse_value
 from etal.errors import InputError
 
 # A user's script: behaviour by the id's prefix; counts attempts per row in a folder.
-SCRIPT = r'''
+SCRIPT = r"""
 import hashlib, json, sys, time
 from pathlib import Path
 row_id, log = sys.argv[1], Path(sys.argv[2])
@@ -39,7 +37,7 @@ elif kind == "flaky":
 elif kind == "hang":
     print("still running", file=sys.stderr, flush=True)
     time.sleep(30)
-'''
+"""
 
 
 def _campaign(tmp_path, ids, *, seed=0):
@@ -149,7 +147,10 @@ def test_missing_program_and_structure_file_from_cif_text(tmp_path):
         calc.calculate(cif, "../../etc/passwd")
     written = list((tmp_path / "structures").glob("row-*.cif"))
     assert len(written) == 1 and written[0].read_text() == cif  # named by a hash, never by the id
-    cat = make_calculator(f"command:{sys.executable} -c \"import sys, ase.io; print(len(ase.io.read(sys.argv[1])))\" {{structure}}", workdir=tmp_path)
+    cat = make_calculator(
+        f'command:{sys.executable} -c "import sys, ase.io; print(len(ase.io.read(sys.argv[1])))" {{structure}}',
+        workdir=tmp_path,
+    )
     assert cat.calculate(cif, "r2") == 1.0
 
 
@@ -164,8 +165,16 @@ def test_ctrl_c_gives_running_rows_back(tmp_path):
     c, _ = _campaign(tmp_path, ["ok-1", "ok-2"])
     c.close()
     proc = subprocess.Popen(
-        etal_cmd("campaign", "run", tmp_path / "camp", "--calculator", f"command:{sys.executable} -c 'import time; time.sleep(60)'",
-                 "--budget", "1", "--no-progress"),  # fmt: skip
+        etal_cmd(
+            "campaign",
+            "run",
+            tmp_path / "camp",
+            "--calculator",
+            f"command:{sys.executable} -c 'import time; time.sleep(60)'",
+            "--budget",
+            "1",
+            "--no-progress",
+        ),
         env=env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -173,7 +182,10 @@ def test_ctrl_c_gives_running_rows_back(tmp_path):
     )
     con = sqlite3.connect(tmp_path / "camp" / "campaign.sqlite")
     deadline = time.time() + 60
-    while time.time() < deadline and not con.execute("SELECT COUNT(*) FROM suggestions WHERE state = 'running'").fetchone()[0]:
+    while (
+        time.time() < deadline
+        and not con.execute("SELECT COUNT(*) FROM suggestions WHERE state = 'running'").fetchone()[0]
+    ):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 import pytest
-
 from _campaign_fixtures import (
     acquired_labels,
     check_consistent,
@@ -50,11 +49,24 @@ KILLER = textwrap.dedent(
 
 def _killed_run(folder, budget, kill_at):
     return subprocess.run(
-        [sys.executable, "-c", KILLER, "campaign", "run", str(folder), "--calculator", "emt", "--budget", str(budget), "--no-progress"],
+        [
+            sys.executable,
+            "-c",
+            KILLER,
+            "campaign",
+            "run",
+            str(folder),
+            "--calculator",
+            "emt",
+            "--budget",
+            str(budget),
+            "--no-progress",
+        ],
         env=env(KILL_AT_EMT_CALL=str(kill_at)),
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
 
 
@@ -96,7 +108,7 @@ def test_sigkill_mid_calculation_then_resume_labels_match_independent_emt(tmp_pa
 
 def test_ingest_from_a_second_process_while_run_goes(tmp_path):
     folder = tmp_path / "camp"
-    path, truth = init_alloys(tmp_path, folder)
+    _, truth = init_alloys(tmp_path, folder)
     budget = 12
     runner = subprocess.Popen(
         etal_cmd("campaign", "run", folder, "--calculator", "emt", "--budget", budget, "--no-progress"),
@@ -127,7 +139,7 @@ def test_ingest_from_a_second_process_while_run_goes(tmp_path):
         results.write_text("id,value\n" + "".join(f"{i},{float(truth[i])!r}\n" for i in ids))
         ingest = run_cli("campaign", "ingest", folder, results)
         assert "ingested" in ingest.stdout
-        out, err = runner.communicate(timeout=120)
+        _, err = runner.communicate(timeout=120)
     finally:
         if runner.poll() is None:
             runner.kill()

@@ -13,9 +13,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import differential_entropy
-
 from _campaign_fixtures import check_consistent, grouped_table
+from scipy.stats import differential_entropy
 
 from etal.campaign import Campaign, CampaignWarning
 from etal.campaign.store import CampaignStore, new_owner
@@ -135,7 +134,9 @@ def test_ingest_is_all_or_nothing_with_clear_errors(camp, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a suggested id: no warning
         camp.ingest(path)
-    assert camp.store.counts()["pending"] == 0 and camp.labelled().set_index("id").loc[sid, "source"] == f"ingest:{path}"
+    assert (
+        camp.store.counts()["pending"] == 0 and camp.labelled().set_index("id").loc[sid, "source"] == f"ingest:{path}"
+    )
 
 
 def test_entropy_after_every_label_matches_scipy(camp):
@@ -270,10 +271,14 @@ def test_suggest_is_the_engines_pick_on_the_stored_data(camp):
 
     table = grouped_table((40, 40), (12, 12))
     labelled, pool = table.dropna(subset=["y"]), table[table["y"].isna()].drop(columns="y")
-    engine = ETAL(group_col="grp", target_col="y", id_col="id", feature_cols=["x0", "x1"], seed=0, progress=False, patience=None)
+    engine = ETAL(
+        group_col="grp", target_col="y", id_col="id", feature_cols=["x0", "x1"], seed=0, progress=False, patience=None
+    )
     expected = engine.start(labelled, pool).suggest(4)
     assert camp.suggest(4)["id"].tolist() == expected
     # the next suggestion: the engine on the pool without those rows, seeded by the labels acquired (0)
-    engine = ETAL(group_col="grp", target_col="y", id_col="id", feature_cols=["x0", "x1"], seed=0, progress=False, patience=None)
+    engine = ETAL(
+        group_col="grp", target_col="y", id_col="id", feature_cols=["x0", "x1"], seed=0, progress=False, patience=None
+    )
     expected = engine.start(labelled, pool[~pool["id"].isin(expected)]).suggest(2)
     assert camp.suggest(2)["id"].tolist() == expected

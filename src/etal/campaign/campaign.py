@@ -23,7 +23,7 @@ from ..bias.scores import entropy_deficit, entropy_gap
 from ..errors import InputError
 from .store import DB_NAME, CampaignStore
 
-__all__ = ["Campaign", "CampaignWarning", "IngestReport", "SUGGESTIONS_FILE"]
+__all__ = ["SUGGESTIONS_FILE", "Campaign", "CampaignWarning", "IngestReport"]
 
 SUGGESTIONS_FILE = "suggestions.csv"
 FIGURE_STEM = "entropy_per_group"
@@ -122,7 +122,14 @@ class Campaign:
                 raise InputError(f"{folder}: a campaign exists there already; choose another folder or delete it.")
             for suffix in ("", "-wal", "-shm"):  # an init killed before its commit left an empty file
                 Path(str(db) + suffix).unlink(missing_ok=True)
-        ds = load_data(data, group_col=group_col, target_col=target_col, id_col=id_col, feature_cols=feature_cols, pool_path=pool_path)
+        ds = load_data(
+            data,
+            group_col=group_col,
+            target_col=target_col,
+            id_col=id_col,
+            feature_cols=feature_cols,
+            pool_path=pool_path,
+        )
         frame = ds.frame
         refs: list[str | None] = [None] * len(frame)
         if structure_col is not None:
@@ -245,8 +252,12 @@ class Campaign:
         labelled, pool = self.engine_frames()
         if pool.empty:
             excluded = self.excluded_groups()
-            return [], ("all groups with candidates are excluded (no entropy increase in "
-                        f"{self.meta['engine']['patience']} acquisitions)" if excluded else "pool exhausted")
+            return [], (
+                "all groups with candidates are excluded (no entropy increase in "
+                f"{self.meta['engine']['patience']} acquisitions)"
+                if excluded
+                else "pool exhausted"
+            )
         loop = self._engine().start(labelled, pool)
         if loop.stop_reason is not None:
             return [], loop.stop_reason
@@ -293,7 +304,9 @@ class Campaign:
         if not self.meta.get("structure_col"):
             out = out.drop(columns=["structure"])
         else:  # CIF text in a CSV cell is unreadable; say what it is
-            out["structure"] = [s if s is None or not _is_text_structure(s) else "(inline structure)" for s in out["structure"]]
+            out["structure"] = [
+                s if s is None or not _is_text_structure(s) else "(inline structure)" for s in out["structure"]
+            ]
         return atomic_write_text(self.folder / SUGGESTIONS_FILE, out.to_csv(index=False))
 
     def labelled(self) -> pd.DataFrame:
@@ -363,9 +376,15 @@ class Campaign:
                     f"{'id' if role == 'id' else 'value'}. Its columns are: {', '.join(map(str, frame.columns))}"
                 )
         ids_raw = frame[id_col].tolist()
-        blank = [i + 1 for i, v in enumerate(ids_raw) if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == ""]
+        blank = [
+            i + 1
+            for i, v in enumerate(ids_raw)
+            if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == ""
+        ]
         if blank:
-            raise InputError(f"{where}: id column {id_col!r} is empty in rows {blank[:5]} (1-based data rows); nothing was ingested")
+            raise InputError(
+                f"{where}: id column {id_col!r} is empty in rows {blank[:5]} (1-based data rows); nothing was ingested"
+            )
         ids = [_id_text(v) for v in ids_raw]
         values = pd.to_numeric(frame[target_col], errors="coerce").to_numpy(dtype=float)
         bad = np.flatnonzero(~np.isfinite(values))
@@ -473,7 +492,8 @@ class Campaign:
         from ..plots.loop import plot_entropy_evolution
 
         history = pd.DataFrame(
-            [{"iteration": a, "group": g} for a, _r, _i, g, *_ in self.store.acquired_labels()], columns=["iteration", "group"]
+            [{"iteration": a, "group": g} for a, _r, _i, g, *_ in self.store.acquired_labels()],
+            columns=["iteration", "group"],
         )
         fig = plot_entropy_evolution(self.entropy_history(), history, title=f"campaign {self.folder.name}")
         fig.axes[-1].set_xlabel("labels acquired")
@@ -529,7 +549,7 @@ def _resolve_structures(values: list, base: Path, source: str, column: str) -> l
             out.append(text)
             continue
         path = Path(text).expanduser()
-        for candidate in ([path] if path.is_absolute() else [base / path, path]):
+        for candidate in [path] if path.is_absolute() else [base / path, path]:
             if candidate.is_file():
                 out.append(str(candidate.resolve()))
                 break

@@ -147,7 +147,9 @@ def alloy_pool(
             "spacegroup": number,
         }
         row.update({f"frac_{m}": symbols.count(m) / len(symbols) for m in metals})
-        row.update({"volume_per_atom": atoms.get_volume() / len(atoms), "n_atoms": len(atoms), "structure": _cif_text(atoms)})
+        row.update(
+            {"volume_per_atom": atoms.get_volume() / len(atoms), "n_atoms": len(atoms), "structure": _cif_text(atoms)}
+        )
         rows.append(row)
 
     for s in scales:
@@ -166,7 +168,11 @@ def alloy_pool(
                         add(_binary(proto, major, minor, v), proto, tag)
                 elif proto == "L1_0":
                     for ca in l10_ca:
-                        add(_binary(proto, a_el, b_el, _volume_per_atom([a_el, b_el]) * s, ca), proto, f"{tag}-ca{ca:.2f}")
+                        add(
+                            _binary(proto, a_el, b_el, _volume_per_atom([a_el, b_el]) * s, ca),
+                            proto,
+                            f"{tag}-ca{ca:.2f}",
+                        )
                 else:
                     add(_binary(proto, a_el, b_el, _volume_per_atom([a_el, b_el]) * s), proto, tag)
     frame = pd.DataFrame(rows)
@@ -183,7 +189,7 @@ def biased_start(truth: pd.DataFrame, *, depleted: Sequence[str] = ("tetragonal"
     mask = np.zeros(len(truth), dtype=bool)
     energy = truth["formation_energy_per_atom"].to_numpy()
     for system, idx in truth.groupby("crystal_system").indices.items():
-        n = max(6, int(round(fraction * len(idx))))
+        n = max(6, round(fraction * len(idx)))
         if system in depleted:
             idx = idx[energy[idx] <= np.quantile(energy[idx], 0.4)]
         mask[rng.choice(idx, size=min(n, len(idx)), replace=False)] = True
@@ -204,7 +210,6 @@ def run_demo(
     from ..provenance import atomic_write_text
     from .calculators.emt import EMTCalculator
     from .campaign import Campaign
-
     from .store import DB_NAME
 
     out = Path(out)
@@ -245,7 +250,11 @@ def run_demo(
     labelled = campaign.labelled()
     acquired = labelled[labelled["acquired"].notna()]
     true = truth.set_index("id")["formation_energy_per_atom"]
-    diff = float(np.max(np.abs(acquired["formation_energy_per_atom"].to_numpy() - true.loc[acquired["id"]].to_numpy()))) if len(acquired) else 0.0
+    diff = (
+        float(np.max(np.abs(acquired["formation_energy_per_atom"].to_numpy() - true.loc[acquired["id"]].to_numpy())))
+        if len(acquired)
+        else 0.0
+    )
     full = {g: v for g, v in truth.groupby("crystal_system")["formation_energy_per_atom"].apply(list).items()}
     from ..entropy import estimate_entropy
 

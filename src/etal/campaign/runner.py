@@ -24,6 +24,7 @@ burn through the whole pool).
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import threading
 import time
@@ -76,7 +77,7 @@ def _calculate(calculator, structure: str | None, row_id: str) -> tuple[float | 
     t0 = time.perf_counter()
     try:
         value = float(calc.calculate(structure, row_id))
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise CalculationError(f"calculator returned a non-finite value {value!r}")
         error = None
     except CalculationError as exc:
@@ -169,7 +170,9 @@ def run_campaign(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=budget, initial=min(summary.acquired_before, budget), desc=f"campaign ({calc.name})", unit="label")
+        bar = tqdm(
+            total=budget, initial=min(summary.acquired_before, budget), desc=f"campaign ({calc.name})", unit="label"
+        )
     in_flight: dict[Future, tuple[int, str]] = {}
     consecutive_failed = 0
     skip: set[int] = set()  # pending rows this run could not claim (another process has them)
@@ -179,7 +182,12 @@ def run_campaign(
         value, error, seconds, settings = result
         if error is None:
             ok = store.record_label(
-                rid, value, source=f"calculator:{calc.name}", calculator=json.dumps(settings), seconds=seconds, owner=owner
+                rid,
+                value,
+                source=f"calculator:{calc.name}",
+                calculator=json.dumps(settings),
+                seconds=seconds,
+                owner=owner,
             )
             if ok:
                 summary.labelled.append(uid)
@@ -207,7 +215,9 @@ def run_campaign(
     try:
         while True:
             if consecutive_failed >= max_consecutive_failures:
-                summary.stop_reason = f"{consecutive_failed} rows in a row failed {max_attempts} times; check the calculator"
+                summary.stop_reason = (
+                    f"{consecutive_failed} rows in a row failed {max_attempts} times; check the calculator"
+                )
                 break
             acquired = store.n_acquired()
             others = store.conn.execute(

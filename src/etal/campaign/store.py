@@ -176,7 +176,9 @@ class CampaignStore:
         if not create:
             version = self.meta().get("schema_version")
             if version != SCHEMA_VERSION:
-                raise InputError(f"{self.path}: campaign store version {version!r}; this etal reads version {SCHEMA_VERSION}.")
+                raise InputError(
+                    f"{self.path}: campaign store version {version!r}; this etal reads version {SCHEMA_VERSION}."
+                )
 
     def close(self) -> None:
         self.conn.close()
@@ -220,10 +222,7 @@ class CampaignStore:
             )
             c.executemany(
                 "INSERT INTO rows (rid, id, grp, features, structure) VALUES (?, ?, ?, ?, ?)",
-                (
-                    (rid, ids[rid], groups[rid], features[rid].tobytes(), structures[rid])
-                    for rid in range(len(ids))
-                ),
+                ((rid, ids[rid], groups[rid], features[rid].tobytes(), structures[rid]) for rid in range(len(ids))),
             )
             labelled = np.flatnonzero(np.isfinite(targets))
             c.executemany(
@@ -332,7 +331,15 @@ class CampaignStore:
                 cur = c.execute(
                     "INSERT INTO suggestions (rid, state, batch, pick, suggested_at, updated_at, ei, expected_entropy) "
                     "VALUES (?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (rid) DO NOTHING",
-                    (rid, batch, order, now, now, _finite_or_none(p.get("ei", np.nan)), _finite_or_none(p.get("expected_entropy", np.nan))),
+                    (
+                        rid,
+                        batch,
+                        order,
+                        now,
+                        now,
+                        _finite_or_none(p.get("ei", np.nan)),
+                        _finite_or_none(p.get("expected_entropy", np.nan)),
+                    ),
                 )
                 if cur.rowcount == 1:
                     added.append(rid)
@@ -340,7 +347,9 @@ class CampaignStore:
 
     def pending_rids(self) -> list[int]:
         """Pending suggestions: oldest batch first, in the engine's pick order."""
-        return [r for (r,) in self.conn.execute("SELECT rid FROM suggestions WHERE state = 'pending' ORDER BY batch, pick")]
+        return [
+            r for (r,) in self.conn.execute("SELECT rid FROM suggestions WHERE state = 'pending' ORDER BY batch, pick")
+        ]
 
     def claim(self, rid: int, owner: str) -> bool:
         """Atomically move a pending suggestion to ``running`` for ``owner`` (counts an attempt)."""
@@ -355,7 +364,9 @@ class CampaignStore:
 
     def heartbeat(self, owner: str) -> None:
         with self.transaction() as c:
-            c.execute("UPDATE suggestions SET heartbeat = ? WHERE owner = ? AND state = 'running'", (time.time(), owner))
+            c.execute(
+                "UPDATE suggestions SET heartbeat = ? WHERE owner = ? AND state = 'running'", (time.time(), owner)
+            )
 
     def release(self, owner: str) -> int:
         """Give ``owner``'s running rows back (pending, the interrupted attempt not counted)."""
@@ -406,7 +417,9 @@ class CampaignStore:
                 "UPDATE suggestions SET state = ?, error = ?, owner = NULL, heartbeat = NULL, updated_at = ? WHERE rid = ?",
                 (state, error, now, rid),
             )
-            c.execute("INSERT INTO failures (rid, attempt, error, created) VALUES (?, ?, ?, ?)", (rid, row[0], error, now))
+            c.execute(
+                "INSERT INTO failures (rid, attempt, error, created) VALUES (?, ?, ?, ?)", (rid, row[0], error, now)
+            )
             return state
 
     # ------------------------------------------------------------------ labels
@@ -427,7 +440,18 @@ class CampaignStore:
         c.execute(
             "INSERT INTO labels (rid, grp, value, source, calculator, created, seconds, entropy_before, entropy_after, acquired) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (rid, grp, value, source, calculator, now, seconds, _finite_or_none(before.entropy), _finite_or_none(after.entropy), acquired),
+            (
+                rid,
+                grp,
+                value,
+                source,
+                calculator,
+                now,
+                seconds,
+                _finite_or_none(before.entropy),
+                _finite_or_none(after.entropy),
+                acquired,
+            ),
         )
         c.execute(
             "INSERT INTO entropies (acquired, grp, n, entropy, status) VALUES (?, ?, ?, ?, ?)",

@@ -90,7 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dir", metavar="DIR", type=Path)
     p.add_argument("results", metavar="RESULTS", help="table with an id column and a target column")
     p.add_argument("--id-col", metavar="COL", help="id column in RESULTS (default: the campaign's, else 'id')")
-    p.add_argument("--target-col", metavar="COL", help="value column in RESULTS (default: the campaign's target, else 'value')")
+    p.add_argument(
+        "--target-col", metavar="COL", help="value column in RESULTS (default: the campaign's target, else 'value')"
+    )
     p.set_defaults(func=_ingest)
 
     p = cmds.add_parser("run", help="suggest -> calculate -> ingest until the campaign holds N acquired labels")
@@ -99,11 +101,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="emt, chgnet or 'command:TEMPLATE' ({structure} = structure file path, {id} = row id; no shell)")  # fmt: skip
     p.add_argument("--budget", required=True, type=_non_negative_int, metavar="N",
                    help="stop when the campaign holds N acquired labels in all (earlier runs and ingest count)")  # fmt: skip
-    p.add_argument("--workers", type=_positive_int, default=1, metavar="W", help="calculations at once (process pool; default 1)")
-    p.add_argument("--max-attempts", type=_positive_int, default=3, help="tries per row before it is failed (default 3)")
-    p.add_argument("--timeout", type=_positive_float, metavar="S", help="command: seconds per calculation (default 3600)")
+    p.add_argument(
+        "--workers", type=_positive_int, default=1, metavar="W", help="calculations at once (process pool; default 1)"
+    )
+    p.add_argument(
+        "--max-attempts", type=_positive_int, default=3, help="tries per row before it is failed (default 3)"
+    )
+    p.add_argument(
+        "--timeout", type=_positive_float, metavar="S", help="command: seconds per calculation (default 3600)"
+    )
     p.add_argument("--relax", choices=("none", "positions", "full"), help="emt/chgnet: relaxation (default none)")
-    p.add_argument("--fmax", type=_positive_float, metavar="EV_PER_A", help="emt/chgnet: force threshold, eV/Å (default 0.05)")
+    p.add_argument(
+        "--fmax", type=_positive_float, metavar="EV_PER_A", help="emt/chgnet: force threshold, eV/Å (default 0.05)"
+    )
     p.add_argument("--steps", type=_positive_int, help="emt/chgnet: optimiser step limit (default 200)")
     p.add_argument("--optimizer", choices=("BFGS", "FIRE"), help="emt/chgnet: ASE optimiser (default BFGS)")
     p.add_argument("--lease", type=_positive_float, default=600.0, metavar="S",
@@ -113,7 +123,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = cmds.add_parser("status", help="counts, entropy per group now and at the start, last picks, a figure")
     p.add_argument("dir", metavar="DIR", type=Path)
-    p.add_argument("--json", action="store_true", help="print one JSON object (keys labelled, pending, running, failed, ...)")
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object (keys labelled, pending, running, failed, ...)"
+    )
     p.add_argument("--no-figure", action="store_true", help="do not draw DIR/entropy_per_group.png")
     p.set_defaults(func=_status)
 
@@ -197,7 +209,13 @@ def _run(args) -> int:
     from ..provenance import write_manifest
 
     c = _open(args)
-    options = {"timeout": args.timeout, "relax": args.relax, "fmax": args.fmax, "steps": args.steps, "optimizer": args.optimizer}
+    options = {
+        "timeout": args.timeout,
+        "relax": args.relax,
+        "fmax": args.fmax,
+        "steps": args.steps,
+        "optimizer": args.optimizer,
+    }
     calc_name = args.calculator.partition(":")[0].strip().lower()
     allowed = {"command": {"timeout"}}.get(calc_name, {"relax", "fmax", "steps", "optimizer"})
     wrong = sorted(k for k, v in options.items() if v is not None and k not in allowed)
@@ -277,5 +295,7 @@ def _export(args) -> int:
 def _demo(args) -> int:
     from ..campaign.demo import run_demo
 
-    run_demo(args.out, budget=args.budget, workers=args.workers, seed=args.seed, progress=not args.no_progress, echo=print)
+    run_demo(
+        args.out, budget=args.budget, workers=args.workers, seed=args.seed, progress=not args.no_progress, echo=print
+    )
     return 0

@@ -5,6 +5,13 @@
 
 from __future__ import annotations
 
-from .base import CALCULATORS, CalculationError, Calculator, load_atoms, make_calculator, structure_file
+from .base import (
+    CALCULATORS,
+    CalculationError,
+    Calculator,
+    load_atoms,
+    make_calculator,
+    structure_file,
+)
 
 __all__ = ["CALCULATORS", "CalculationError", "Calculator", "load_atoms", "make_calculator", "structure_file"]

@@ -131,11 +131,17 @@ def make_calculator(spec: Any, *, workdir: str | os.PathLike | None = None, **op
     if not isinstance(spec, str):
         if callable(getattr(spec, "calculate", None)) and callable(getattr(spec, "settings", None)):
             return spec
-        raise InputError(f"calculator must be a name ({', '.join(CALCULATORS)}) or an object with calculate(), got {spec!r}")
+        raise InputError(
+            f"calculator must be a name ({', '.join(CALCULATORS)}) or an object with calculate(), got {spec!r}"
+        )
     options = {k: v for k, v in options.items() if v is not None}
     name, colon, rest = spec.partition(":")
     name = name.strip().lower()
-    allowed = {"emt": {"relax", "fmax", "steps", "optimizer"}, "chgnet": {"relax", "fmax", "steps", "optimizer"}, "command": {"timeout"}}
+    allowed = {
+        "emt": {"relax", "fmax", "steps", "optimizer"},
+        "chgnet": {"relax", "fmax", "steps", "optimizer"},
+        "command": {"timeout"},
+    }
     if name not in allowed or (name == "command") != bool(colon):
         raise InputError(
             f"unknown calculator {spec!r}; choose emt, chgnet or command:TEMPLATE (e.g. "

@@ -58,7 +58,7 @@ def parse_value(stdout: str) -> float:
             value = float(payload["value"]) if isinstance(payload, dict) else float("nan")
         except (ValueError, KeyError, TypeError):
             raise CalculationError(
-                f"the last line of standard output is not a number or a JSON object with a \"value\": {last[:200]!r}"
+                f'the last line of standard output is not a number or a JSON object with a "value": {last[:200]!r}'
             ) from None
     if not math.isfinite(value):
         raise CalculationError(f"the command's value is not a finite number: {last[:200]!r}")
@@ -76,7 +76,9 @@ class CommandCalculator:
         except ValueError as exc:
             raise InputError(f"calculator template {template!r} cannot be split into arguments: {exc}") from None
         if not self.argv:
-            raise InputError("calculator 'command:' needs a command after the colon, e.g. 'command:python3 run.py {structure} {id}'")
+            raise InputError(
+                "calculator 'command:' needs a command after the colon, e.g. 'command:python3 run.py {structure} {id}'"
+            )
         if not (isinstance(timeout, (int, float)) and timeout > 0):
             raise InputError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.template = template

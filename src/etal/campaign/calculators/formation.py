@@ -27,7 +27,7 @@ from typing import Any
 from ...errors import InputError, require
 from .base import CalculationError, load_atoms
 
-__all__ = ["FormationEnergyCalculator", "RELAX_MODES"]
+__all__ = ["RELAX_MODES", "FormationEnergyCalculator"]
 
 RELAX_MODES = ("none", "positions", "full")
 _OPTIMIZERS = ("BFGS", "FIRE")
@@ -82,7 +82,13 @@ class FormationEnergyCalculator:
     # ------------------------------------------------------------------ protocol
 
     def settings(self) -> dict[str, Any]:
-        return {"name": self.name, "relax": self.relax, "fmax": self.fmax, "steps": self.steps, "optimizer": self.optimizer}
+        return {
+            "name": self.name,
+            "relax": self.relax,
+            "fmax": self.fmax,
+            "steps": self.steps,
+            "optimizer": self.optimizer,
+        }
 
     def calculate(self, structure: str | None, row_id: str) -> float:
         """Formation energy per atom (eV/atom) of the row's structure."""
