@@ -41,6 +41,7 @@ _EXPORTS = {
     "biased_split": "etal.split",
     "EtalError": "etal.errors",
     "InputError": "etal.errors",
+    "Campaign": "etal.campaign",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -1,0 +1,17 @@
+"""Calculators: a row's structure in, its label out (see :mod:`.base` for the protocol).
+
+``make_calculator("emt" | "chgnet" | "command:TEMPLATE", **options)``.
+"""
+
+from __future__ import annotations
+
+from .base import (
+    CALCULATORS,
+    CalculationError,
+    Calculator,
+    load_atoms,
+    make_calculator,
+    structure_file,
+)
+
+__all__ = ["CALCULATORS", "CalculationError", "Calculator", "load_atoms", "make_calculator", "structure_file"]
