@@ -511,7 +511,7 @@ class Campaign:
 
 def _engine_class():
     """The engine class, imported in this one place (lazily: ``import etal.campaign`` stays light)."""
-    from .. import ETAL
+    from ..engine import ETAL
 
     return ETAL
 

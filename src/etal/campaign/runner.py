@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
-from .calculators.base import CalculationError, make_calculator
+from .calculators.base import CalculationError
+from .calculators.registry import make_calculator
 from .store import CampaignStore, new_owner
 
 __all__ = ["RunSummary", "run_campaign"]

@@ -10,8 +10,8 @@ from .base import (
     CalculationError,
     Calculator,
     load_atoms,
-    make_calculator,
     structure_file,
 )
+from .registry import make_calculator
 
 __all__ = ["CALCULATORS", "CalculationError", "Calculator", "load_atoms", "make_calculator", "structure_file"]
