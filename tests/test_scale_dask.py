@@ -26,7 +26,8 @@ from etal.errors import EtalError, InputError, MissingExtraError  # noqa: E402
 from etal.scale import cluster as cluster_module  # noqa: E402
 from etal.scale.cluster import parse_scheduler, scheduler_client  # noqa: E402
 from etal.scale.grid import run_tasks  # noqa: E402
-from etal.scale.pool import list_partitions, pick_from_pool, score_partitions  # noqa: E402
+from etal.scale.pool import count_groups, list_partitions, score_partitions  # noqa: E402
+from etal.scale.suggest import pick_from_pool, suggest_from_pool  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
@@ -375,25 +376,50 @@ def test_huge_pool_screening_equals_the_engine(tmp_path, client) -> None:
     assert pick.expected_entropy == pytest.approx(expected.expected_entropy, rel=1e-12)
 
 
-def test_pick_from_pool_targets_the_engines_group_and_skips_acquired(tmp_path) -> None:
-    from etal.loop import ETAL
-
-    frame = _write_pool(tmp_path / "pool", n=4000, n_files=4, seed=8, other=1.0)
+def _two_groups(tmp_path, n_pool: int):
+    frame = _write_pool(tmp_path / "pool", n=n_pool, n_files=4, seed=8, other=1.0)
     Xa, ya = _labelled(40, seed=2, spread=0.3)  # g0: low entropy -> the target
     Xb, yb = _labelled(40, seed=3, spread=3.0)
     labelled = pd.concat([
         pd.DataFrame(Xa, columns=FEATURES).assign(grp="g0", y=ya),
         pd.DataFrame(Xb, columns=FEATURES).assign(grp="g1", y=yb),
     ], ignore_index=True).assign(id=np.arange(80))  # fmt: skip
+    return frame, labelled
+
+
+def test_pick_from_pool_targets_the_engines_group_and_skips_acquired(tmp_path) -> None:
+    from etal.loop import ETAL
+
+    frame, labelled = _two_groups(tmp_path, 4000)
     loop = ETAL(group_col="grp", target_col="y", feature_cols=FEATURES, progress=False)
     loop.start(labelled, frame)
     engine = loop.suggest(1)
-    pick = pick_from_pool(labelled, tmp_path / "pool", group_col="grp", target_col="y", feature_cols=FEATURES)
+    cols = dict(group_col="grp", target_col="y", feature_cols=FEATURES)
+    pick = pick_from_pool(labelled, tmp_path / "pool", **cols)
     assert pick.group == "g0" and [pick.id] == engine
     assert pick.ei == pytest.approx(loop.pending[0].ei, rel=1e-9)
-    second = pick_from_pool(labelled, tmp_path / "pool", group_col="grp", target_col="y", feature_cols=FEATURES,
-                            exclude_ids=[pick.id])
+    second = pick_from_pool(labelled, tmp_path / "pool", exclude_ids=[pick.id], **cols)
     assert second.id == pick.top["id"].iloc[1] and second.n_candidates == pick.n_candidates - 1
+    assert count_groups(tmp_path / "pool", group_col="grp", id_col="id", exclude_ids=[pick.id]) == {
+        "g0": 3999, "g1": 4000}
+
+
+def test_batch_suggestions_equal_the_engines_greedy_batch(tmp_path, client) -> None:
+    """k = 6 with fantasies: the target group changes within the batch (g0's entropy rises
+    with its fantasies until g1 is lower), as in ETAL.suggest(6)."""
+    from etal.loop import ETAL
+
+    frame, labelled = _two_groups(tmp_path, 3000)
+    labelled.loc[labelled["grp"] == "g1", "y"] *= 0.12  # g1 just above g0: the batch switches
+    loop = ETAL(group_col="grp", target_col="y", feature_cols=FEATURES, progress=False)
+    loop.start(labelled, frame)
+    engine = loop.suggest(6)
+    picks = suggest_from_pool(labelled, tmp_path / "pool", k=6, group_col="grp", target_col="y",
+                              feature_cols=FEATURES, client=client)
+    assert [p.id for p in picks] == engine
+    assert [p.group for p in picks] == [p.group for p in loop.pending]
+    assert len({p.group for p in picks}) == 2
+    np.testing.assert_allclose([p.ei for p in picks], [p.ei for p in loop.pending], rtol=1e-9)
 
 
 def test_pool_errors_name_the_file_and_column(tmp_path) -> None:

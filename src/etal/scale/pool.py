@@ -52,8 +52,8 @@ __all__ = [
     "CRITERIA",
     "DEFAULT_TOP",
     "PoolPick",
+    "count_groups",
     "list_partitions",
-    "pick_from_pool",
     "score_partitions",
 ]
 
@@ -175,11 +175,16 @@ def _group_rows(frame: pd.DataFrame, group_col: str, group: str) -> np.ndarray:
     return np.flatnonzero(frame[group_col].astype(str).to_numpy() == group)
 
 
-def _count_task(path: Path, group_col: str, group: str | None) -> Any:
-    """Rows of ``group`` in one partition (or, with ``group=None``, rows per group)."""
-    groups = _read(path, [group_col])[group_col].astype(str)
+def _count_task(path: Path, group_col: str, group: str | None, id_col: str | None = None,
+                exclude: frozenset = frozenset()) -> Any:
+    """Rows of ``group`` in one partition (or, with ``group=None``, rows per group), not
+    counting the ids in ``exclude``."""
+    frame = _read(path, [group_col] + ([id_col] if exclude and id_col else []))
+    groups = frame[group_col].astype(str)
+    if exclude and id_col:
+        groups = groups[~frame[id_col].isin(exclude).to_numpy()]
     if group is None:
-        return groups.value_counts().to_dict()
+        return {str(g): int(n) for g, n in groups.value_counts(sort=False).items()}
     return int((groups == group).sum())
 
 
@@ -549,78 +554,22 @@ def _refine(shortlist: pd.DataFrame, surrogate: Any, values: np.ndarray, incumbe
     return shortlist.iloc[order].reset_index(drop=True)
 
 
-def pick_from_pool(
-    labelled: pd.DataFrame,
+def count_groups(
     pool: str | Path | Sequence[str | Path],
     *,
     group_col: str,
-    target_col: str,
-    feature_cols: Sequence[str],
-    id_col: str = "id",
-    surrogate: Any = "gp",
-    surrogate_options: dict | None = None,
-    method: str = "auto",
-    ties: str = "floor",
+    id_col: str | None = None,
     exclude_ids: Iterable[Any] = (),
     client: Any = None,
-    top: int = DEFAULT_TOP,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> PoolPick:
-    """One ET-AL pick (``etal campaign suggest``) from a labelled table and a Parquet pool folder.
-
-    The target group is the engine's: among groups with candidates in the pool, first a
-    group whose entropy is undefined (fewest labelled rows; ranked by posterior std),
-    else the lowest entropy (ties: the first group in sorted order). Its surrogate is
-    fitted once on its labelled rows (``surrogate`` is ``"gp"`` with
-    ``surrogate_options``, or an unfitted model object), then :func:`score_partitions`
-    scores the pool. Raises :class:`~etal.errors.InputError` if the group has fewer than
-    2 labelled rows (the engine then picks at random; label a few of its rows first).
-    """
-    from ..entropy import estimate_entropy
-    from ..surrogate import make_surrogate
-
-    for name, col in (("group_col", group_col), ("target_col", target_col), ("id_col", id_col)):
-        if col not in labelled.columns:
-            raise InputError(f"labelled table: {name} {col!r} is not a column")
-    missing = [c for c in feature_cols if c not in labelled.columns]
-    if missing:
-        raise InputError(f"labelled table: feature column(s) {missing} missing")
+) -> dict[str, int]:
+    """Candidates per group in a partitioned pool (groups as strings, sorted), without
+    ``exclude_ids``; one task per partition on ``client``, else here."""
     files = list_partitions(pool)
-    runner = _Runner(client, 2, progress)
-    per_file = runner.map("count", _count_task, [(f,) for f in files], group_col, None, gather=True)
-    in_pool = sorted({g for counts in per_file for g, n in counts.items() if n})
-    groups = labelled[group_col].astype(str).to_numpy()
-    y = labelled[target_col].astype(float).to_numpy()
-    estimates = {g: estimate_entropy(y[groups == g], method=method, ties=ties) for g in in_pool}
-    undefined = [g for g in in_pool if estimates[g].status != "ok"]
-    if undefined:
-        group = min(undefined, key=lambda g: int((groups == g).sum()))
-        criterion = "std"
-    elif in_pool:
-        group = min(in_pool, key=lambda g: estimates[g].entropy)
-        criterion = "ei"
-    else:
-        raise InputError(f"the pool {str(pool)!r} has no candidate rows")
-    rows = np.flatnonzero(groups == group)
-    if rows.size < 2:
-        raise InputError(
-            f"group {group!r} has {rows.size} labelled row(s); a surrogate needs at least 2 "
-            "(label a few of its candidates first)"
-        )
-    if isinstance(surrogate, str):
-        model = make_surrogate(surrogate, **dict(surrogate_options or {}))
-    else:
-        import copy
-
-        model = copy.deepcopy(surrogate)
-    X = labelled[list(feature_cols)].to_numpy(float)[rows]
-    if not np.isfinite(X).all():
-        raise InputError(f"labelled table: missing or non-finite feature values in group {group!r}; "
-                         "fill or drop those rows")
-    model.fit(X, y[rows])
-    return score_partitions(
-        files, surrogate=model, values=y[rows], group=group, group_col=group_col, id_col=id_col,
-        feature_cols=feature_cols, incumbent=estimates[group].entropy if criterion == "ei" else None,
-        criterion=criterion, method=method, ties=ties, exclude_ids=exclude_ids, client=client, top=top,
-        progress=progress,
-    )  # fmt: skip
+    runner = _Runner(client, 2, None)
+    per_file = runner.map("count", _count_task, [(f,) for f in files], group_col, None, id_col,
+                          frozenset(exclude_ids), gather=True)
+    total: dict[str, int] = {}
+    for counts in per_file:
+        for g, n in counts.items():
+            total[g] = total.get(g, 0) + int(n)
+    return dict(sorted(total.items()))
