@@ -116,6 +116,15 @@ def test_without_a_scheduler_dask_is_not_imported(tmp_path) -> None:
     assert out.stdout.startswith("ok")
 
 
+def test_local_cluster_listens_on_loopback_only(client) -> None:
+    psutil = pytest.importorskip("psutil")
+    pids = {os.getpid(), *client.run(os.getpid).values()}  # scheduler + nannies here, workers
+    listening = [c.laddr for pid in pids for c in psutil.Process(pid).net_connections(kind="inet")
+                 if c.status == psutil.CONN_LISTEN]
+    assert len(listening) >= 3 and {a.ip for a in listening} == {"127.0.0.1"}
+    assert "bokeh" not in sys.modules  # no dashboard
+
+
 def test_workers_must_run_the_same_etal_version(client, monkeypatch) -> None:
     import etal
 

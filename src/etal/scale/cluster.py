@@ -141,6 +141,9 @@ def connect(
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            # The scheduler's small HTTP server (health, metrics) always starts; on a
+            # random loopback port it does not fight over 8787 with other clusters.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             memory_limit=memory_limit,
             silence_logs=logging.ERROR,
             set_as_default=False,
