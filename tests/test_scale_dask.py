@@ -88,6 +88,20 @@ def test_missing_extra_names_the_extra_and_the_flag(monkeypatch) -> None:
         parser.parse_args(["--scheduler", "local:none"])
 
 
+def test_stage_bars_count_partitions_per_stage() -> None:
+    from etal.cli.scale_flags import stage_bars
+
+    import io
+
+    out = io.StringIO()
+    bars = stage_bars(file=out)
+    for done in (1, 2):
+        bars("predict", done, 3)
+    bars("score", 1, 1)
+    assert {k: (b.n, b.total) for k, b in bars._bars.items()} == {"predict": (2, 3), "score": (1, 1)}
+    assert "pool: predict" in out.getvalue() and "pool: score: 100%" in out.getvalue()
+
+
 def test_unreachable_scheduler_is_an_input_error() -> None:
     with pytest.raises(InputError, match="could not reach the Dask scheduler at tcp://127.0.0.1:9"):
         cluster_module.connect("127.0.0.1:9", timeout=1)
@@ -431,7 +445,7 @@ def test_batch_suggestions_equal_the_engines_greedy_batch(tmp_path, client) -> N
     np.testing.assert_allclose([p.ei for p in picks], [p.ei for p in loop.pending], rtol=1e-9)
 
 
-def test_pool_errors_name_the_file_and_column(tmp_path) -> None:
+def test_pool_errors_name_the_file_and_column(tmp_path, client) -> None:
     X, y = _labelled(30, seed=0)
     model = GPSurrogate().fit(X, y)
     kwargs = dict(surrogate=model, values=y, group="g0", group_col="grp", id_col="id", feature_cols=FEATURES)
@@ -440,6 +454,8 @@ def test_pool_errors_name_the_file_and_column(tmp_path) -> None:
     frame = _write_pool(tmp_path / "pool", n=500, n_files=2, seed=0)
     with pytest.raises(InputError, match=r"part-0000.parquet: column\(s\) \['d'\] missing"):
         score_partitions(tmp_path / "pool", **{**kwargs, "feature_cols": ["a", "d"]})
+    with pytest.raises(InputError, match=r"part-000[01].parquet: column\(s\) \['d'\] missing"):  # on a worker
+        score_partitions(tmp_path / "pool", **{**kwargs, "feature_cols": ["a", "d"]}, client=client)
     with pytest.raises(InputError, match="no candidate of group 'g9'"):
         score_partitions(tmp_path / "pool", **{**kwargs, "group": "g9"})
     row = int(np.flatnonzero(frame["grp"].to_numpy() == "g0")[2])

@@ -4,6 +4,8 @@
 ``client_from_args(args)`` is a context manager giving a connected
 ``distributed.Client`` (or None without the flag, and then Dask is not imported).
 Errors from :mod:`etal.scale.cluster` get the flag's name added here.
+``stage_bars()`` is the progress callback of a partitioned-pool pick: one tqdm bar
+(partitions done / total) per stage.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from ..errors import EtalError, InputError, MissingExtraError
 
-__all__ = ["add_scheduler_argument", "client_from_args"]
+__all__ = ["add_scheduler_argument", "client_from_args", "stage_bars"]
 
 _FLAG = "--scheduler"
 
@@ -70,3 +72,24 @@ def client_from_args(args: argparse.Namespace) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+class stage_bars:  # noqa: N801 - used like a function: progress=stage_bars()
+    """``progress(stage, done, total)`` for :func:`etal.scale.pool.score_partitions`:
+    one tqdm bar per stage ("pool: predict", "pool: score", ...), closed when complete."""
+
+    def __init__(self, disable: bool = False, file: Any = None) -> None:
+        self.disable = disable
+        self.file = file  # default: stderr
+        self._bars: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm.auto import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None:
+            bar = self._bars[stage] = tqdm(total=total, desc=f"pool: {stage}", unit="partition",
+                                           disable=self.disable, file=self.file)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()

@@ -25,6 +25,10 @@ __all__ = ["DEFAULT_RETRIES", "run_tasks"]
 #: Extra attempts of a failed task (an exception or a lost worker) before the grid fails.
 DEFAULT_RETRIES = 2
 
+# Keyword names that distributed.Client.submit keeps for itself.
+_SUBMIT_OPTIONS = frozenset({"key", "workers", "resources", "retries", "priority", "fifo_timeout",
+                             "allow_other_workers", "actor", "actors", "pure"})
+
 # Objects worth sending once when several tasks share them (by identity).
 _SHARED_TYPES = (pd.DataFrame, pd.Series, np.ndarray)
 
@@ -82,6 +86,9 @@ def run_tasks(
     total = len(tasks)
     if labels is not None and len(labels) != total:
         raise ValueError(f"run_tasks got {len(labels)} labels for {total} tasks")
+    clash = sorted(set(kwargs) & _SUBMIT_OPTIONS)
+    if clash:
+        raise ValueError(f"run_tasks: keyword argument(s) {clash} clash with Dask's submit(); wrap func")
     results: list[Any] = [None] * total
     if client is None:
         for i, args in enumerate(tasks):

@@ -335,18 +335,27 @@ class _Runner:
         futures = [self.client.submit(func, *args, *shared, pure=False, retries=self.retries,
                                       key=f"etal-pool-{stage}-{i}-{_token()}") for i, args in enumerate(per_part)]
         if not gather:
-            if self.progress is not None:
-                for done, _ in enumerate(as_completed(futures, loop=self.client.loop), 1):
+            # Wait without fetching: the results (the partitions' posteriors) stay on the workers.
+            for done, future in enumerate(as_completed(futures, loop=self.client.loop), 1):
+                if future.status == "error":
+                    try:
+                        future.result()  # raises the task's own exception here
+                    finally:
+                        self.client.cancel(futures)
+                if self.progress is not None:
                     self.progress(stage, done, total)
-            else:
-                self.client.gather(futures)  # raises the first error here
             return futures
         results: list[Any] = [None] * total
         index = {f.key: i for i, f in enumerate(futures)}
-        for done, (future, result) in enumerate(as_completed(futures, with_results=True, loop=self.client.loop), 1):
-            results[index[future.key]] = result
-            if self.progress is not None:
-                self.progress(stage, done, total)
+        try:
+            for done, (future, result) in enumerate(
+                    as_completed(futures, with_results=True, loop=self.client.loop), 1):
+                results[index[future.key]] = result
+                if self.progress is not None:
+                    self.progress(stage, done, total)
+        except BaseException:
+            self.client.cancel(futures)
+            raise
         return results
 
 
