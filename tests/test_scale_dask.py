@@ -27,7 +27,7 @@ from etal.scale import cluster as cluster_module  # noqa: E402
 from etal.scale.cluster import parse_scheduler, scheduler_client  # noqa: E402
 from etal.scale.grid import run_tasks  # noqa: E402
 from etal.scale.pool import count_groups, list_partitions, score_partitions  # noqa: E402
-from etal.scale.suggest import pick_from_pool, suggest_from_pool  # noqa: E402
+from etal.scale.suggest import pick_from_pool, pool_rows, suggest_from_pool  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
@@ -443,6 +443,33 @@ def test_batch_suggestions_equal_the_engines_greedy_batch(tmp_path, client) -> N
     assert [p.group for p in picks] == [p.group for p in loop.pending]
     assert len({p.group for p in picks}) == 2
     np.testing.assert_allclose([p.ei for p in picks], [p.ei for p in loop.pending], rtol=1e-9)
+    rows = pool_rows(picks)
+    expected = frame.set_index("id").loc[engine].reset_index()
+    pd.testing.assert_frame_equal(rows[expected.columns], expected, check_dtype=False)
+
+
+def test_a_loop_over_a_pool_folder_equals_the_engines_run(tmp_path) -> None:
+    """Label each pick (an oracle), append it, pick again with the cached surrogates: the
+    acquisitions of ETAL.run with the pool in memory."""
+    from etal.loop import ETAL
+    from etal.oracles import LookupOracle
+
+    frame, labelled = _two_groups(tmp_path, 1500)
+    labelled.loc[labelled["grp"] == "g1", "y"] *= 0.12
+    truth = frame.assign(y=np.sin(1.3 * frame["a"]) + 0.4 * frame["b"])
+    oracle = LookupOracle(truth[["id", "y"]], id_col="id", target_col="y")
+    loop = ETAL(group_col="grp", target_col="y", feature_cols=FEATURES, progress=False, budget=8,
+                patience=None, fairness_stop=False)
+    result = loop.run(labelled, frame, oracle)
+    cache: dict = {}
+    current, acquired = labelled.copy(), []
+    for _ in range(8):
+        (pick,) = suggest_from_pool(current, tmp_path / "pool", group_col="grp", target_col="y",
+                                    feature_cols=FEATURES, surrogates=cache, exclude_ids=acquired)
+        row = pool_rows([pick]).merge(truth[["id", "y"]], on="id")
+        current = pd.concat([current, row[current.columns]], ignore_index=True)
+        acquired.append(pick.id)
+    assert acquired == list(result.selected) and len(set(result.history["group"])) == 2
 
 
 def test_pool_errors_name_the_file_and_column(tmp_path, client) -> None:

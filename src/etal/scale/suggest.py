@@ -24,7 +24,7 @@ import pandas as pd
 from ..errors import InputError
 from .pool import DEFAULT_TOP, PoolPick, count_groups, list_partitions, score_partitions
 
-__all__ = ["pick_from_pool", "suggest_from_pool"]
+__all__ = ["pick_from_pool", "pool_rows", "suggest_from_pool"]
 
 
 def _check_columns(labelled: pd.DataFrame, group_col: str, target_col: str, id_col: str,
@@ -65,9 +65,10 @@ def suggest_from_pool(
     k : picks (greedy batch with posterior-mean fantasies for k > 1).
     surrogate, surrogate_options : ``"gp"`` and its options, or an unfitted model object
         (copied per group).
-    surrogates : optional cache ``{group: fitted surrogate}``; a group's model is reused
-        and refitted on its current labelled rows (a warm start, as in the engine's
-        loop), and new ones are stored. Pass the same dict on every iteration of a loop.
+    surrogates : optional cache of the groups' fitted surrogates (an empty dict to start;
+        its values are opaque). A cached model is refitted only when its group's labelled
+        rows changed, warm-started from its last fit, as in the engine's loop. Pass the
+        same dict on every iteration of a loop over a pool folder.
     exclude_ids : pool ids already acquired.
     client : a ``distributed.Client``, or None to score here partition by partition.
 
@@ -111,12 +112,15 @@ def suggest_from_pool(
             if not np.isfinite(X[rows]).all():
                 raise InputError(f"labelled table: missing or non-finite feature values in group {g!r}; "
                                  "fill or drop those rows")
-            if g not in cache:
-                cache[g] = (make_surrogate(surrogate, **dict(surrogate_options or {}))
-                            if isinstance(surrogate, str) else copy.deepcopy(surrogate))
-            cache[g].fit(X[rows], y[rows])
+            model, n_fitted = cache.get(g, (None, -1))
+            if model is None:
+                model = (make_surrogate(surrogate, **dict(surrogate_options or {}))
+                         if isinstance(surrogate, str) else copy.deepcopy(surrogate))
+            if n_fitted != rows.size:  # stale: refit (warm-started from its last fit)
+                model.fit(X[rows], y[rows])
+            cache[g] = (model, int(rows.size))
             fitted.add(g)
-        return cache[g]
+        return cache[g][0]
 
     picks: list[PoolPick] = []
     for _ in range(int(k)):
@@ -152,3 +156,22 @@ def pick_from_pool(labelled: pd.DataFrame, pool: str | Path | Sequence[str | Pat
     if not picks:
         raise InputError(f"the pool {str(pool)!r} has no candidate left")
     return picks[0]
+
+
+def pool_rows(picks: Sequence[PoolPick], columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The pool rows of ``picks`` (all columns, or ``columns``), in the order of the picks:
+    for ``suggestions.csv`` or to append the labelled picks to the labelled table."""
+    from .pool import _read
+
+    if not picks:
+        return pd.DataFrame(columns=list(columns or []))
+    frames = {}
+    for path in dict.fromkeys(p.file for p in picks):
+        if columns is None:
+            import pyarrow.parquet as pq
+
+            wanted = pq.read_schema(path).names
+        else:
+            wanted = list(columns)
+        frames[path] = _read(Path(path), wanted)
+    return pd.DataFrame([frames[p.file].iloc[p.row] for p in picks]).reset_index(drop=True)
