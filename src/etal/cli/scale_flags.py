@@ -74,7 +74,7 @@ def client_from_args(args: argparse.Namespace) -> Iterator[Any]:
         client.close()
 
 
-class stage_bars:  # noqa: N801 - used like a function: progress=stage_bars()
+class stage_bars:
     """``progress(stage, done, total)`` for :func:`etal.scale.pool.score_partitions`:
     one tqdm bar per stage ("pool: predict", "pool: score", ...), closed when complete."""
 

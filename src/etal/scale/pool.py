@@ -159,7 +159,7 @@ def _read(path: Path, columns: Sequence[str]) -> pd.DataFrame:
     wanted = list(dict.fromkeys(columns))
     try:
         schema = pq.read_schema(path)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input
+    except Exception as exc:
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
     missing = [c for c in wanted if c not in schema.names]
     if missing:
