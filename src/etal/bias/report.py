@@ -152,18 +152,16 @@ class BiasReport:
         ]
         gap = s.get("entropy_gap")
         if gap is not None and np.isfinite(gap):
-            ci = ""
-            lo, hi = s.get("entropy_gap_ci_low"), s.get("entropy_gap_ci_high")
-            if lo is not None and np.isfinite(lo):
-                ci = f"  ({conf:.0%} CI {lo:.4f} .. {hi:.4f})"
-            lines.append(f"entropy_gap: {gap:.4f} nats{ci}")
-            deficit = s.get("entropy_deficit")
-            if deficit is not None and np.isfinite(deficit):
-                dci = ""
-                lo, hi = s.get("entropy_deficit_ci_low"), s.get("entropy_deficit_ci_high")
+            # D first: it moves whenever any group gains diversity; the gap follows
+            for name, text in (("entropy_deficit", "entropy_deficit (D, mean of max - h)"), ("entropy_gap", "entropy_gap (max - min)")):
+                value = s.get(name)
+                if value is None or not np.isfinite(value):
+                    continue
+                ci = ""
+                lo, hi = s.get(f"{name}_ci_low"), s.get(f"{name}_ci_high")
                 if lo is not None and np.isfinite(lo):
-                    dci = f"  ({conf:.0%} CI {lo:.4f} .. {hi:.4f})"
-                lines.append(f"entropy_deficit: {deficit:.4f} nats{dci}")
+                    ci = f"  ({conf:.0%} CI {lo:.4f} .. {hi:.4f})"
+                lines.append(f"{text}: {value:.4f} nats{ci}")
             lines.append(
                 f"entropy_min: {s['entropy_min']:.4f}  entropy_max: {s['entropy_max']:.4f}  "
                 f"entropy_std: {s['entropy_std']:.4f} nats"
