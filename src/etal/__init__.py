@@ -39,6 +39,7 @@ _EXPORTS = {
     "ETAL": "etal.loop",
     "LookupOracle": "etal.loop",
     "biased_split": "etal.split",
+    "trim": "etal.trim",
     "EtalError": "etal.errors",
     "InputError": "etal.errors",
 }

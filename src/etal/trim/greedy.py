@@ -1,0 +1,433 @@
+"""The trimming algorithm: greedy removal of the most redundant rows, in exact batches.
+
+Pure NumPy (plus SciPy's k-d tree for the optional coverage term); rows are positions
+0..n-1 of the arrays passed in, groups are integer codes 0..G-1.
+
+Objective at a fixed size (nats): lowest mean entropy deficit D = max_g h_g - mean_g h_g
+(:func:`etal.bias.scores.entropy_deficit`), then highest lowest entropy, over the groups
+with an estimate, subject to: each group's smallest and largest value stay (its range of
+the target), rows marked ``protected`` stay, and no group falls below its minimum count
+(never below 5, the fewest values an entropy estimate needs, so no group can leave the
+score by being trimmed). An optional coverage term adds, for removing row j,
+
+    coverage_weight * (d_j / d_ref) / n_g   nats,
+
+where d_j is the distance from j to its nearest *kept* row in standardised feature space,
+d_ref the median of those distances over all rows at the start and n_g the current size
+of j's group (one removal moves h_g by O(1/n_g) nats, so weight 1 puts the two terms on
+the same footing): isolated rows, which the downstream model needs, become expensive.
+
+Greedy step: for every group the exact entropy after deleting each of its removable
+rows (:func:`etal.trim.objective.deletion_entropies`, O(n_g)) gives the D that removal
+would leave; the group offering the cheapest removal is trimmed. Instead of one row, a
+*batch* is taken from that group: rows at least m + 1 sorted positions apart (m the
+window), so that their windows barely overlap and their effects are close to additive;
+the cheapest first, while the predicted D of the next pick stays below the best
+alternative group's cost, and never across a size at which the window m or the
+estimator changes (``"auto"`` switches estimator at 10 and 1000 values). After every
+batch the group's entropy and all its deletion entropies are recomputed exactly, so the
+reported entropies are never predictions. ``batch=False`` removes one row per step (the
+plain greedy; the tests compare the two).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..entropy import MIN_SAMPLES, data_resolution
+from ..errors import InputError
+from .objective import deficit_after, deletion_entropies, estimator_at, group_entropy
+
+__all__ = ["GreedyPlan", "capacity", "greedy_trim"]
+
+_INF = float("inf")
+#: Batch picks are at least SEPARATION * m sorted positions apart (m the window).
+SEPARATION = 0.5
+#: A batch takes at least this share of its well-separated candidates.
+MIN_BATCH = 0.0
+#: A batch goes on while its next pick's predicted D exceeds the best alternative by at most this (nats).
+TOLERANCE = 1e-4
+
+
+@dataclass
+class GreedyPlan:
+    """What :func:`greedy_trim` decided, row by row and step by step.
+
+    ``step`` is 0 for kept rows and the 1-based step (batch) at which a removed row left;
+    ``order`` is the 0-based removal rank (-1 when kept); ``entropy_change`` the change of
+    its group's entropy (nats) had it been removed alone at that point (NaN when kept).
+    ``history`` has one dict per step: ``step, group, removed, n_group, entropy_group``
+    (exact, after the step), ``deficit`` (D after the step) and ``lowest``.
+    ``entropy_before`` / ``entropy_after`` are per group (NaN: no estimate).
+    """
+
+    step: np.ndarray
+    order: np.ndarray
+    entropy_change: np.ndarray
+    history: list[dict] = field(default_factory=list)
+    entropy_before: np.ndarray = field(default_factory=lambda: np.empty(0))
+    entropy_after: np.ndarray = field(default_factory=lambda: np.empty(0))
+    resolution: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+
+def _floors(codes: np.ndarray, n_groups: int, min_counts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    sizes = np.bincount(codes, minlength=n_groups)
+    floor = np.full(n_groups, MIN_SAMPLES, dtype=np.int64)
+    if min_counts is not None:
+        floor = np.maximum(floor, np.asarray(min_counts, dtype=np.int64))
+    return sizes, np.minimum(floor, sizes)
+
+
+def capacity(codes: np.ndarray, n_groups: int, protected: np.ndarray, min_counts: np.ndarray | None = None) -> np.ndarray:
+    """Most rows removable from each group: above its floor, never its min/max or protected rows.
+
+    The floor is max(5, ``min_counts[g]``) capped at the group's size. Protected rows and
+    the group's two extreme rows count as kept.
+    """
+    sizes, floor = _floors(codes, n_groups, min_counts)
+    locked = np.bincount(codes, weights=protected.astype(float), minlength=n_groups).astype(np.int64)
+    locked = np.minimum(locked + np.minimum(sizes, 2), sizes)  # + min and max (upper bound)
+    return np.maximum(0, sizes - np.maximum(floor, locked))
+
+
+class _Coverage:
+    """Distance of every row to its nearest kept row (standardised features), kept up to date."""
+
+    _K = 8  # neighbours fetched per query; exhausted lists are re-queried on the kept rows
+
+    def __init__(self, features: np.ndarray) -> None:
+        from scipy.spatial import cKDTree
+
+        x = np.asarray(features, dtype=float)
+        sd = x.std(axis=0)
+        keep = sd > 0
+        self.z = np.ascontiguousarray((x[:, keep] - x[:, keep].mean(axis=0)) / sd[keep]) if keep.any() \
+            else np.zeros((x.shape[0], 1))
+        self.alive = np.ones(x.shape[0], dtype=bool)
+        k = min(self._K + 1, x.shape[0])
+        dist, idx = cKDTree(self.z).query(self.z, k=k)
+        self.nn_idx, self.nn_dist = idx[:, 1:], dist[:, 1:]  # column 0 is the row itself
+        self.ptr = np.zeros(x.shape[0], dtype=np.int64)
+        d0 = self.nn_dist[:, 0] if self.nn_dist.shape[1] else np.zeros(x.shape[0])
+        positive = d0[d0 > 0]
+        self.d_ref = float(np.median(positive)) if positive.size else 1.0
+        self.d = d0 / self.d_ref
+
+    def remove(self, rows: np.ndarray) -> None:
+        from scipy.spatial import cKDTree
+
+        self.alive[rows] = False
+        n, k = self.nn_idx.shape
+        if k == 0:
+            return
+        todo = np.flatnonzero(self.alive)
+        todo = todo[~self.alive[self.nn_idx[todo, self.ptr[todo]]]]
+        while todo.size:
+            self.ptr[todo] += 1
+            done = self.ptr[todo] >= k
+            if done.any():
+                lost = todo[done]
+                alive_rows = np.flatnonzero(self.alive)
+                kk = min(k + 1, alive_rows.size)
+                dist, idx = cKDTree(self.z[alive_rows]).query(self.z[lost], k=kk)
+                dist, idx = dist.reshape(lost.size, kk), alive_rows[idx.reshape(lost.size, kk)]
+                # drop the row itself (distance 0 to itself), keep k neighbours
+                own = idx == lost[:, None]
+                order = np.argsort(own, axis=1, kind="stable")[:, : kk - 1]
+                new_idx = np.take_along_axis(idx, order, 1)
+                new_dist = np.take_along_axis(dist, order, 1)
+                self.nn_idx[lost] = lost[:, None]  # placeholder, overwritten below
+                self.nn_dist[lost] = _INF
+                self.nn_idx[lost, : kk - 1] = new_idx
+                self.nn_dist[lost, : kk - 1] = new_dist
+                self.ptr[lost] = 0
+                todo = todo[~done]
+            todo = todo[~self.alive[self.nn_idx[todo, self.ptr[todo]]]]
+        self.d = self.nn_dist[np.arange(n), self.ptr] / self.d_ref
+
+
+class _Group:
+    """One group's sorted values and the cached exact entropies of its deletions."""
+
+    def __init__(self, code, rows, values, protected, floor, method, resolution):
+        order = np.lexsort((rows, values[rows]))
+        self.code = code
+        self.rows = rows[order]
+        self.x = values[self.rows]
+        self.locked = protected[self.rows].copy()
+        if self.x.size:
+            self.locked[0] = self.locked[-1] = True  # keep the group's range of the target
+        self.floor = int(floor)
+        self.method = method
+        self.res = resolution
+        self.h = group_entropy(self.x, method, resolution)
+        self.cand: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return int(self.x.size)
+
+    def removable(self) -> bool:
+        return self.n > self.floor and self.n - 1 >= MIN_SAMPLES and not self.locked.all()
+
+    def refresh(self) -> np.ndarray:
+        if self.cand is None:
+            cand = deletion_entropies(self.x, self.method, self.res)
+            cand[self.locked] = np.nan
+            self.cand = cand
+            # the removal that leaves the highest entropy: the best one whenever the
+            # group stays at or below the others' maximum (D falls as h_g rises there)
+            self.top = int(np.nanargmax(cand)) if not self.locked.all() else -1
+        return self.cand
+
+    def same_estimator_run(self) -> int:
+        """How many deletions keep the estimator and window of the first one."""
+        top = self.n - 1
+        first = estimator_at(self.method, top)
+        m = first[1]
+        # m(N) = floor(sqrt(N) + 0.5) = m exactly for m^2 - m + 1 <= N <= m^2 + m;
+        # "auto" also changes estimator below 1001 and 11 values.
+        low = max(m * m - m + 1, MIN_SAMPLES)
+        for edge in (1001, 11):
+            if top >= edge:
+                low = max(low, edge)
+                break
+        while estimator_at(self.method, low) != first:  # pragma: no cover - safety net
+            low += 1
+        return top - low + 1
+
+    def entropy_without(self, positions: np.ndarray) -> float:
+        return group_entropy(np.delete(self.x, positions), self.method, self.res)
+
+    def delete(self, positions: np.ndarray, h_new: float | None = None) -> None:
+        keep = np.ones(self.n, dtype=bool)
+        keep[positions] = False
+        self.x, self.rows, self.locked = self.x[keep], self.rows[keep], self.locked[keep]
+        self.h = group_entropy(self.x, self.method, self.res) if h_new is None else h_new
+        self.cand = None
+
+
+def _context(groups: list[_Group], g: int) -> tuple[float, float, float, int]:
+    """max, sum and min of the other groups' entropies, and the number of groups in D."""
+    others = np.array([grp.h for i, grp in enumerate(groups) if i != g and np.isfinite(grp.h)])
+    n_in = others.size + (1 if np.isfinite(groups[g].h) else 0)
+    if not others.size:
+        return -_INF, 0.0, _INF, n_in
+    return float(others.max()), float(others.sum()), float(others.min()), n_in
+
+
+def _costs(grp: _Group, ctx, coverage: _Coverage | None, weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """(D after removing each row of the group [+ coverage], lowest entropy after); inf when locked."""
+    omax, osum, omin, n_in = ctx
+    cand = grp.refresh()
+    d = deficit_after(cand, omax, osum, n_in)
+    if coverage is not None and weight > 0:
+        d = d + weight * coverage.d[grp.rows] / grp.n
+    lowest = np.minimum(omin, cand)
+    bad = ~np.isfinite(d)
+    d[bad] = _INF
+    lowest[bad] = -_INF
+    return d, lowest
+
+
+def _quick_best(grp: _Group, ctx, coverage: _Coverage | None, weight: float):
+    """(D, lowest) of the group's best removal without scanning it, or None if a scan is needed.
+
+    Without the coverage term, D after a removal falls as the group's new entropy v
+    rises while v <= the others' maximum, so the highest v is the best removal there.
+    """
+    if coverage is not None and weight > 0:
+        return None
+    omax, osum, omin, n_in = ctx
+    grp.refresh()
+    v = grp.cand[grp.top]
+    if v > omax and n_in >= 2:
+        return None
+    return float(deficit_after(v, omax, osum, n_in)), float(min(omin, v))
+
+
+def _best(d: np.ndarray, lowest: np.ndarray) -> tuple[float, float, int]:
+    """Cheapest position: lowest D, then highest lowest entropy."""
+    i = int(np.argmin(d))
+    ties = np.flatnonzero(d == d[i])
+    if ties.size > 1:
+        i = int(ties[np.argmax(lowest[ties])])
+    return float(d[i]), float(lowest[i]), i
+
+
+def _spread_picks(cost: np.ndarray, separation: int, offset: int) -> np.ndarray:
+    """Cheapest position of each block of ``separation`` positions, pairwise >= separation apart."""
+    n = cost.size
+    start = -(offset % separation)
+    pad_front = -start
+    n_blocks = -(-(n + pad_front) // separation)
+    padded = np.full(n_blocks * separation, _INF)
+    padded[pad_front:pad_front + n] = cost
+    blocks = padded.reshape(n_blocks, separation)
+    arg = np.argmin(blocks, axis=1)
+    best = blocks[np.arange(n_blocks), arg]
+    pos = np.arange(n_blocks) * separation + arg - pad_front
+    ok = np.isfinite(best)
+    pos, best = pos[ok], best[ok]
+    if pos.size > 1:
+        # only neighbouring blocks can be too close; drop the dearer pick of each such pair
+        close = np.diff(pos) < separation
+        drop = np.zeros(pos.size, dtype=bool)
+        worse_right = best[1:] > best[:-1]
+        drop[1:] |= close & worse_right
+        drop[:-1] |= close & ~worse_right
+        pos = pos[~drop]
+    return pos
+
+
+def greedy_trim(
+    values: np.ndarray,
+    codes: np.ndarray,
+    n_keep: int,
+    *,
+    n_groups: int | None = None,
+    protected: np.ndarray | None = None,
+    min_counts: np.ndarray | None = None,
+    features: np.ndarray | None = None,
+    coverage_weight: float = 0.0,
+    method: str = "auto",
+    batch: bool = True,
+    progress: bool = False,
+) -> GreedyPlan:
+    """Choose which rows to remove so that ``n_keep`` rows remain (see the module docstring).
+
+    Parameters
+    ----------
+    values : target values (float, finite), one per row.
+    codes : group code 0..G-1 per row.
+    n_keep : rows to keep.
+    protected : rows that must stay (bool per row).
+    min_counts : per-group minimum counts (array of G; the floor is never below 5).
+    features : (n, d) features for the coverage term (needed when ``coverage_weight`` > 0).
+    coverage_weight : weight of the coverage term (0 = off; see the module docstring).
+    method : entropy estimator, one of :data:`etal.trim.objective.TRIM_METHODS`.
+    batch : remove well-separated batches (fast) instead of one row per step.
+    progress : show a tqdm bar.
+    """
+    values = np.asarray(values, dtype=float)
+    codes = np.asarray(codes, dtype=np.int64)
+    n = values.size
+    n_groups = int(codes.max()) + 1 if n_groups is None else int(n_groups)
+    protected = np.zeros(n, dtype=bool) if protected is None else np.asarray(protected, dtype=bool)
+    estimator_at(method, 100)  # an unsupported estimator fails before any work
+    to_remove = n - int(n_keep)
+    room = int(capacity(codes, n_groups, protected, min_counts).sum())
+    if to_remove < 0 or to_remove > room:
+        raise InputError(
+            f"cannot keep {n_keep} of {n} rows: between {n - room} and {n} can be kept "
+            "(each group keeps its smallest and largest value, its minimum count and its "
+            "must-keep rows)"
+        )
+    sizes, floor = _floors(codes, n_groups, min_counts)
+    overall = data_resolution(np.sort(values))
+    by_group = np.argsort(codes, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(sizes)))
+    groups = []
+    resolution = np.full(n_groups, np.nan)
+    for g in range(n_groups):
+        rows = by_group[starts[g]:starts[g + 1]]
+        res = data_resolution(np.sort(values[rows]))
+        if not np.isfinite(res):  # a constant group: the dataset's resolution (etal.bias.scores)
+            res = overall if np.isfinite(overall) else 1.0
+        resolution[g] = res
+        groups.append(_Group(g, rows, values, protected, floor[g], method, res))
+    coverage = None
+    if coverage_weight > 0:
+        if features is None or np.asarray(features).shape[0] != n:
+            raise InputError("the coverage term needs one feature row per value (features=)")
+        coverage = _Coverage(features)
+
+    step = np.zeros(n, dtype=np.int64)
+    order = np.full(n, -1, dtype=np.int64)
+    change = np.full(n, np.nan)
+    plan = GreedyPlan(step, order, change, entropy_before=np.array([grp.h for grp in groups]),
+                      resolution=resolution)
+    removed = 0
+    t = 0
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=to_remove, desc="trimming", unit="row", disable=not progress)
+    while removed < to_remove:
+        t += 1
+        options = []
+        for g, grp in enumerate(groups):
+            if not grp.removable():
+                continue
+            ctx = _context(groups, g)
+            quick = _quick_best(grp, ctx, coverage, coverage_weight)
+            if quick is None:
+                best, low, _ = _best(*_costs(grp, ctx, coverage, coverage_weight))
+            else:
+                best, low = quick
+            if np.isfinite(best):
+                options.append((best, -low, g, ctx))
+        if not options:  # pragma: no cover - capacity() rules this out
+            raise InputError("no removable row left before reaching the requested size")
+        options.sort(key=lambda o: (o[0], o[1], o[2]))
+        best, _, g, ctx = options[0]
+        alt = options[1][0] if len(options) > 1 else _INF
+        grp = groups[g]
+        d, lowest = _costs(grp, ctx, coverage, coverage_weight)
+        h_new = None
+        budget = min(to_remove - removed, grp.n - grp.floor)
+        if batch:
+            budget = min(budget, grp.same_estimator_run())
+            m = estimator_at(grp.method, grp.n - 1)[1]
+            separation = max(1, int(math.ceil(SEPARATION * m)))
+            picks = _spread_picks(d, separation, offset=t * 7919)
+            picks = picks[np.argsort(d[picks], kind="stable")][:budget]
+            # at least this many, so that the number of steps (each O(n_g)) stays small
+            least = max(1, int(MIN_BATCH * picks.size))
+            if picks.size > least:
+                # predicted D of each next pick given the picks before it (effects additive)
+                delta = grp.cand[picks] - grp.h
+                before = grp.h + np.concatenate(([0.0], np.cumsum(delta)[:-1]))
+                omax, osum, _, n_in = ctx
+                extra = d[picks] - deficit_after(grp.cand[picks], omax, osum, n_in)  # coverage
+                nxt = deficit_after(before + delta, omax, osum, n_in) + extra
+                stay = nxt <= alt + TOLERANCE
+                stay[:least] = True
+                stop = np.flatnonzero(~stay)
+                if stop.size:
+                    picks = picks[: stop[0]]
+            # Exact check: the batch must leave D no worse than one plain greedy step
+            # would (this group's best pick or the best alternative); else halve it.
+            omax, osum, _, n_in = ctx
+            bound = max(best, alt) + TOLERANCE
+            cover = d[picks] - deficit_after(grp.cand[picks], omax, osum, n_in)
+            while picks.size > 1:
+                h_new = grp.entropy_without(picks)
+                if deficit_after(h_new, omax, osum, n_in) + cover[: picks.size].max() <= bound:
+                    break
+                picks = picks[: picks.size // 2]
+                h_new = None
+        else:
+            picks = np.array([_best(d, lowest)[2]])
+        rows = grp.rows[picks]
+        change[rows] = grp.cand[picks] - grp.h
+        step[rows] = t
+        order[rows] = removed + np.arange(rows.size)
+        grp.delete(picks, h_new)
+        if coverage is not None:
+            coverage.remove(rows)
+        removed += rows.size
+        bar.update(rows.size)
+        hs = np.array([x.h for x in groups])
+        fin = hs[np.isfinite(hs)]
+        plan.history.append({
+            "step": t, "group": g, "removed": int(rows.size), "n_group": grp.n,
+            "entropy_group": grp.h,
+            "deficit": float(fin.max() - fin.mean()) if fin.size >= 2 else float("nan"),
+            "lowest": float(fin.min()) if fin.size else float("nan"),
+        })  # fmt: skip
+    bar.close()
+    plan.entropy_after = np.array([grp.h for grp in groups])
+    return plan
