@@ -15,7 +15,7 @@ import sys
 from ..errors import EtalError
 
 # Order here is the order in ``etal --help``.
-SUBCOMMANDS = ("datasets", "bias", "run", "experiment", "demo", "featurize", "fetch")
+SUBCOMMANDS = ("datasets", "bias", "run", "experiment", "demo", "featurize", "fetch", "trim")
 
 
 def build_parser() -> argparse.ArgumentParser:

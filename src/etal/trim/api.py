@@ -69,6 +69,15 @@ class TrimResult:
         ]
 
 
+def _reason(change: float) -> str:
+    """Why a row left, from the change of its group's entropy had it left alone (nats)."""
+    if change >= 0:
+        return (f"redundant: removing it raises its group's entropy by {change:.5f} nats, "
+                "the least harm to D")
+    return (f"evens out a high-entropy group: removing it lowers its group's entropy by "
+            f"{-change:.5f} nats, the least harm to D")
+
+
 def bias_scores(report: BiasReport) -> dict[str, float]:
     """``entropy_gap``, ``entropy_deficit`` (D) and ``entropy_lowest`` of a bias report (nats)."""
     table = report.table
@@ -222,11 +231,7 @@ def trim(
     removed["step"] = plan.step[~kept_mask]
     removed["order"] = plan.order[~kept_mask]
     removed["entropy_change"] = plan.entropy_change[~kept_mask]
-    removed["reason"] = [
-        f"redundant in its group: the least harm to D (its removal alone changes the "
-        f"group's entropy by {c:+.5f} nats)"
-        for c in removed["entropy_change"]
-    ]
+    removed["reason"] = [_reason(c) for c in removed["entropy_change"]]
     removed = removed.sort_values("order", kind="stable")
     pool = frame.loc[~labelled]
     if len(pool):
