@@ -94,59 +94,85 @@ def capacity(codes: np.ndarray, n_groups: int, protected: np.ndarray, min_counts
 
 
 class _Coverage:
-    """Distance of every row to its nearest kept row (standardised features), kept up to date."""
+    """Distance of every row to its nearest kept row (standardised features), kept up to date.
 
-    _K = 8  # neighbours fetched per query; exhausted lists are re-queried on the kept rows
+    Each row holds its K nearest neighbours (one k-d tree query at the start) and a
+    pointer to the first one still kept. A row whose K neighbours have all gone uses the
+    K-th distance (a lower bound of the true one) until enough such rows pile up
+    (5 % of the kept rows); then they are re-queried on a tree of the kept rows.
+    """
+
+    _K = 8  # neighbours held per row
+    _STALE = 0.05  # re-query once this share of the kept rows has lost all K neighbours
 
     def __init__(self, features: np.ndarray) -> None:
-        from scipy.spatial import cKDTree
-
         x = np.asarray(features, dtype=float)
         sd = x.std(axis=0)
         keep = sd > 0
         self.z = np.ascontiguousarray((x[:, keep] - x[:, keep].mean(axis=0)) / sd[keep]) if keep.any() \
             else np.zeros((x.shape[0], 1))
-        self.alive = np.ones(x.shape[0], dtype=bool)
-        k = min(self._K + 1, x.shape[0])
-        dist, idx = cKDTree(self.z).query(self.z, k=k)
-        self.nn_idx, self.nn_dist = idx[:, 1:], dist[:, 1:]  # column 0 is the row itself
-        self.ptr = np.zeros(x.shape[0], dtype=np.int64)
-        d0 = self.nn_dist[:, 0] if self.nn_dist.shape[1] else np.zeros(x.shape[0])
+        n = x.shape[0]
+        self.alive = np.ones(n, dtype=bool)
+        self.stale = np.zeros(n, dtype=bool)
+        self.nn_idx = np.zeros((n, 0), dtype=np.int64)
+        self.nn_dist = np.zeros((n, 0))
+        self.ptr = np.zeros(n, dtype=np.int64)
+        self._query(np.arange(n))
+        d0 = self.nn_dist[:, 0] if self.nn_dist.shape[1] else np.zeros(n)
         positive = d0[d0 > 0]
         self.d_ref = float(np.median(positive)) if positive.size else 1.0
-        self.d = d0 / self.d_ref
+        self._update_d()
 
-    def remove(self, rows: np.ndarray) -> None:
+    def _query(self, rows: np.ndarray) -> None:
+        """(Re)load the K nearest kept neighbours of ``rows`` (themselves excluded)."""
         from scipy.spatial import cKDTree
 
-        self.alive[rows] = False
-        n, k = self.nn_idx.shape
-        if k == 0:
+        kept = np.flatnonzero(self.alive)
+        k = min(self._K, kept.size - 1)
+        if self.nn_idx.shape[1] != self._K:
+            self.nn_idx = np.zeros((self.alive.size, self._K), dtype=np.int64)
+            self.nn_dist = np.full((self.alive.size, self._K), _INF)
+        if k < 1:
+            self.nn_dist[rows] = _INF
+            self.ptr[rows] = 0
             return
-        todo = np.flatnonzero(self.alive)
+        dist, idx = cKDTree(self.z[kept]).query(self.z[rows], k=k + 1, workers=-1)
+        idx = kept[idx]
+        # drop the row itself (normally column 0; with duplicates it may be elsewhere)
+        order = np.argsort(idx == rows[:, None], axis=1, kind="stable")[:, :k]
+        self.nn_idx[rows] = rows[:, None]
+        self.nn_dist[rows] = _INF
+        self.nn_idx[rows, :k] = np.take_along_axis(idx, order, 1)
+        self.nn_dist[rows, :k] = np.take_along_axis(dist, order, 1)
+        self.ptr[rows] = 0
+        self.stale[rows] = False
+
+    def _update_d(self, rows: np.ndarray | None = None) -> None:
+        if rows is None:
+            self.d = self.nn_dist[np.arange(self.alive.size), self.ptr] / self.d_ref
+        else:
+            self.d[rows] = self.nn_dist[rows, self.ptr[rows]] / self.d_ref
+
+    def remove(self, rows: np.ndarray) -> None:
+        self.alive[rows] = False
+        k = self.nn_idx.shape[1]
+        kept = np.flatnonzero(self.alive)
+        todo = kept[~self.stale[kept]]
         todo = todo[~self.alive[self.nn_idx[todo, self.ptr[todo]]]]
+        changed = todo
         while todo.size:
             self.ptr[todo] += 1
-            done = self.ptr[todo] >= k
-            if done.any():
-                lost = todo[done]
-                alive_rows = np.flatnonzero(self.alive)
-                kk = min(k + 1, alive_rows.size)
-                dist, idx = cKDTree(self.z[alive_rows]).query(self.z[lost], k=kk)
-                dist, idx = dist.reshape(lost.size, kk), alive_rows[idx.reshape(lost.size, kk)]
-                # drop the row itself (distance 0 to itself), keep k neighbours
-                own = idx == lost[:, None]
-                order = np.argsort(own, axis=1, kind="stable")[:, : kk - 1]
-                new_idx = np.take_along_axis(idx, order, 1)
-                new_dist = np.take_along_axis(dist, order, 1)
-                self.nn_idx[lost] = lost[:, None]  # placeholder, overwritten below
-                self.nn_dist[lost] = _INF
-                self.nn_idx[lost, : kk - 1] = new_idx
-                self.nn_dist[lost, : kk - 1] = new_dist
-                self.ptr[lost] = 0
-                todo = todo[~done]
+            out = self.ptr[todo] >= k
+            if out.any():
+                self.ptr[todo[out]] = k - 1  # K-th distance: a lower bound until re-queried
+                self.stale[todo[out]] = True
+                todo = todo[~out]
             todo = todo[~self.alive[self.nn_idx[todo, self.ptr[todo]]]]
-        self.d = self.nn_dist[np.arange(n), self.ptr] / self.d_ref
+        stale = kept[self.stale[kept]]
+        if stale.size > max(32, self._STALE * kept.size):
+            self._query(stale)
+            changed = np.union1d(changed, stale)
+        self._update_d(changed)
 
 
 class _Group:
