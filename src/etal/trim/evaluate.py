@@ -81,11 +81,11 @@ class SubsetComparison:
                 f"(trimmed lower in {int(below.sum())}/{below.size} seeds)"
             )
         mean = self.summary[self.summary["model"] == "mean of models"].set_index("subset")
-        best = mean["r2_mean"].idxmax()
+        same_size = mean.loc[[s for s in SUBSETS[:3] if s in mean.index], "r2_mean"]
         lines.append(
             "R² (mean of models): "
             + ", ".join(f"{s} {mean.loc[s, 'r2_mean']:.4f}" for s in SUBSETS if s in mean.index)
-            + f"; best: {best}"
+            + f"; best of the same-size subsets: {same_size.idxmax()}"
         )
         pm = self.paired[(self.paired["model"] == "mean of models") & (self.paired["metric"] == "r2")]
         for _, row in pm.iterrows():

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..bias.scores import entropy_deficit, lowest_entropy
 from ..entropy import MIN_SAMPLES, data_resolution
 from ..errors import InputError
 from .objective import deficit_after, deletion_entropies, estimator_at, group_entropy
@@ -236,13 +237,25 @@ class _Group:
         self.cand = None
 
 
-def _context(groups: list[_Group], g: int) -> tuple[float, float, float, int]:
-    """max, sum and min of the other groups' entropies, and the number of groups in D."""
-    others = np.array([grp.h for i, grp in enumerate(groups) if i != g and np.isfinite(grp.h)])
-    n_in = others.size + (1 if np.isfinite(groups[g].h) else 0)
-    if not others.size:
-        return -_INF, 0.0, _INF, n_in
-    return float(others.max()), float(others.sum()), float(others.min()), n_in
+def _contexts(groups: list[_Group]) -> list[tuple[float, float, float, int]]:
+    """Per group: max, sum and min of the *other* groups' entropies, and the number of
+    groups in D (those with an estimate). O(G) for all groups, from the two largest and
+    two smallest entropies."""
+    h = np.array([grp.h for grp in groups])
+    ok = np.isfinite(h)
+    n_in = int(ok.sum())
+    total = float(h[ok].sum())
+    order = np.argsort(np.where(ok, h, np.inf), kind="stable")[:n_in]  # finite, ascending
+    low2, high2 = order[:2].tolist(), order[::-1][:2].tolist()
+    out = []
+    for g in range(len(groups)):
+        if n_in - int(ok[g]) == 0:  # no other group has an estimate
+            out.append((-_INF, 0.0, _INF, n_in))
+            continue
+        lowest = low2[0] if low2[0] != g else low2[1]
+        highest = high2[0] if high2[0] != g else high2[1]
+        out.append((float(h[highest]), total - (h[g] if ok[g] else 0.0), float(h[lowest]), n_in))
+    return out
 
 
 def _costs(grp: _Group, ctx, coverage: _Coverage | None, weight: float) -> tuple[np.ndarray, np.ndarray]:
@@ -384,10 +397,11 @@ def greedy_trim(
     while removed < to_remove:
         t += 1
         options = []
+        contexts = _contexts(groups)
         for g, grp in enumerate(groups):
             if not grp.removable():
                 continue
-            ctx = _context(groups, g)
+            ctx = contexts[g]
             quick = _quick_best(grp, ctx, coverage, coverage_weight)
             if quick is None:
                 best, low, _ = _best(*_costs(grp, ctx, coverage, coverage_weight))
@@ -446,13 +460,10 @@ def greedy_trim(
             coverage.remove(rows)
         removed += rows.size
         bar.update(rows.size)
-        hs = np.array([x.h for x in groups])
-        fin = hs[np.isfinite(hs)]
+        hs = [x.h for x in groups]
         plan.history.append({
             "step": t, "group": g, "removed": int(rows.size), "n_group": grp.n,
-            "entropy_group": grp.h,
-            "deficit": float(fin.max() - fin.mean()) if fin.size >= 2 else float("nan"),
-            "lowest": float(fin.min()) if fin.size else float("nan"),
+            "entropy_group": grp.h, "deficit": entropy_deficit(hs), "lowest": lowest_entropy(hs),
         })  # fmt: skip
     bar.close()
     plan.entropy_after = np.array([grp.h for grp in groups])
