@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             spent["greedy"] += time.perf_counter() - t
 
-    import etal.trim.api as api
+    from etal.trim import api
 
     api.greedy_trim = timed
     t0, c0 = time.perf_counter(), time.process_time()
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = {
         "rows": args.rows, "keep": args.keep, "groups": args.groups, "coverage_weight": args.coverage,
         "kept": s["n_after"], "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-        "greedy_s": round(spent["greedy"], 2), "steps": int(len(result.history)),
+        "greedy_s": round(spent["greedy"], 2), "steps": len(result.history),
         "deficit_before": s["entropy_deficit_before"], "deficit_after": s["entropy_deficit_after"],
         "gap_before": s["entropy_gap_before"], "gap_after": s["entropy_gap_after"],
         "peak_rss_mb": round(peak, 1), "rss_after_data_mb": round(rss_data, 1),

@@ -96,7 +96,7 @@ def test_plain_greedy_first_step_is_the_best_single_removal():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_batches_and_plain_greedy_both_even_out_the_groups(seed):
     frame = etal.synthetic(900, groups=4, seed=seed)
-    labels, codes = _codes(frame)
+    _labels, codes = _codes(frame)
     y = frame["target"].to_numpy()
     before = None
     for batch in (True, False):
@@ -186,7 +186,7 @@ def test_unlabelled_rows_are_listed_not_trimmed():
 
 
 def test_etal_trim_is_callable_from_the_package(table):
-    import etal.trim.greedy  # noqa: F401  (makes etal.trim the package attribute)
+    import etal.trim.greedy
 
     result = etal.trim(table, 0.5)
     assert len(result.kept) == round(0.5 * len(table))

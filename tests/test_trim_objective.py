@@ -11,7 +11,12 @@ from hypothesis import strategies as hs
 from etal.bias.scores import entropy_deficit
 from etal.entropy import data_resolution, entropy_of_sorted, window_length
 from etal.errors import InputError
-from etal.trim.objective import deficit_after, deletion_entropies, estimator_at, group_entropy
+from etal.trim.objective import (
+    deficit_after,
+    deletion_entropies,
+    estimator_at,
+    group_entropy,
+)
 
 
 def _leave_one_out(x: np.ndarray, method: str, resolution: float) -> np.ndarray:

@@ -85,7 +85,7 @@ def bias_scores(report: BiasReport) -> dict[str, float]:
     return {"entropy_gap": entropy_gap(h), "entropy_deficit": entropy_deficit(h), "entropy_lowest": lowest_entropy(h)}
 
 
-def resolve_keep(keep: int | float, n: int) -> int:
+def resolve_keep(keep: float, n: int) -> int:
     """Rows to keep: a whole number of rows, or a fraction in (0, 1] of the ``n`` labelled rows."""
     if isinstance(keep, bool) or not isinstance(keep, numbers.Real) or not np.isfinite(keep):
         raise InputError(f"keep must be a number of rows or a fraction in (0, 1], got {keep!r}")
@@ -100,7 +100,7 @@ def resolve_keep(keep: int | float, n: int) -> int:
         raise InputError(
             f"keep {keep!r} is neither a whole number of rows nor a fraction in (0, 1]"
         )
-    return max(1, int(round(float(keep) * n)))
+    return max(1, round(float(keep) * n))
 
 
 def _min_counts(min_per_group, labels: list[str]) -> np.ndarray | None:
@@ -144,7 +144,7 @@ def _protected(frame: pd.DataFrame, id_col: str, keep_ids: Iterable | None, sour
 
 def trim(
     data: Dataset | pd.DataFrame | str | Any,
-    keep: int | float,
+    keep: float,
     *,
     group_col: str | None = None,
     target_col: str | None = None,
@@ -263,6 +263,6 @@ def trim(
         "n_keep_ids": int(protected.sum()), "coverage_weight": float(coverage_weight), "method": method,
         "batch": bool(batch), "group": dataset.group_col, "target": dataset.target_col,
         "id": dataset.id_col, "features": list(dataset.feature_cols), "source": dataset.source,
-        "n_unlabelled": int(len(pool)),
+        "n_unlabelled": len(pool),
     }  # fmt: skip
     return TrimResult(dataset, kept, removed, before, after, comparison, scores, history, settings)

@@ -126,9 +126,9 @@ def check_evaluation(dataset: Dataset, *, seeds: int, test_fraction: float, mode
 def _split(table: pd.DataFrame, group_col: str, fraction: float, rng: np.random.Generator) -> np.ndarray:
     """Boolean test mask: ``fraction`` of each group of at least 10 rows, at random."""
     test = np.zeros(len(table), dtype=bool)
-    for _, idx in table.groupby(group_col, sort=True).indices.items():
+    for idx in table.groupby(group_col, sort=True).indices.values():
         if idx.size >= _SMALL_GROUP:
-            k = int(round(fraction * idx.size))
+            k = round(fraction * idx.size)
             test[rng.choice(idx, size=k, replace=False)] = True
     return test
 
@@ -147,7 +147,7 @@ def stratified_subset(groups: np.ndarray, n_keep: int, rng: np.random.Generator)
 
 def compare_subsets(
     data: Dataset | pd.DataFrame | str | Any,
-    keep: int | float,
+    keep: float,
     *,
     seeds: int = 5,
     test_fraction: float = 0.2,

@@ -421,7 +421,7 @@ def greedy_trim(
         if batch:
             budget = min(budget, grp.same_estimator_run())
             m = estimator_at(grp.method, grp.n - 1)[1]
-            separation = max(1, int(math.ceil(SEPARATION * m)))
+            separation = max(1, math.ceil(SEPARATION * m))
             picks = _spread_picks(d, separation, offset=t * 7919)
             picks = picks[np.argsort(d[picks], kind="stable")][:budget]
             # at least this many, so that the number of steps (each O(n_g)) stays small

@@ -47,13 +47,19 @@ import math
 
 import numpy as np
 
-from ..entropy import MIN_SAMPLES, ebrahimi_coefficients, entropy_of_sorted, resolve_method, window_length
+from ..entropy import (
+    MIN_SAMPLES,
+    ebrahimi_coefficients,
+    entropy_of_sorted,
+    resolve_method,
+    window_length,
+)
 from ..errors import InputError
 
 __all__ = [
     "TRIM_METHODS",
-    "deletion_entropies",
     "deficit_after",
+    "deletion_entropies",
     "estimator_at",
     "group_entropy",
 ]

@@ -21,7 +21,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..provenance import atomic_write_json, atomic_write_text, to_jsonable, write_manifest
+from ..provenance import (
+    atomic_write_json,
+    atomic_write_text,
+    to_jsonable,
+    write_manifest,
+)
 from .api import TrimResult
 
 __all__ = ["TRIM_FILES", "save_trim"]
