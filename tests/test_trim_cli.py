@@ -81,6 +81,8 @@ def test_options_keep_ids_and_minimums(tmp_path):
         (["--keep", "100", "--keep-ids", "MISSING"], "cannot read"),
         (["--keep", "100", "--min-per-group", "g1=x"], "GROUP=N"),
         (["--keep", "1.5"], "fraction"),
+        (["--keep", "100", "--evaluate", "--seeds", "1"], "at least 2 seeds"),
+        (["--keep", "590", "--evaluate", "--seeds", "2"], "training pool"),
     ],
 )
 def test_bad_requests_exit_2_and_write_nothing(tmp_path, capsys, extra, message):

@@ -139,7 +139,10 @@ def run(args: argparse.Namespace) -> int:
     if args.evaluate:
         from ..trim.evaluate import check_evaluation
 
-        check_evaluation(dataset, seeds=args.seeds, test_fraction=args.test_fraction, models=args.models)
+        check_evaluation(
+            dataset, seeds=args.seeds, test_fraction=args.test_fraction, models=args.models,
+            keep=args.keep, seed=args.seed,
+        )  # fmt: skip
     try:
         result = trim(
             dataset, args.keep, min_per_group=minimums, keep_ids=keep_ids,
@@ -149,6 +152,16 @@ def run(args: argparse.Namespace) -> int:
     except InputError as exc:
         raise InputError(f"{exc} (options --keep, --min-per-group, --keep-ids, --coverage)") from exc
 
+    comparison = None
+    if args.evaluate:  # before writing anything, so that its errors leave no partial output
+        from ..trim.evaluate import compare_subsets
+
+        comparison = compare_subsets(
+            dataset, args.keep, seeds=args.seeds, test_fraction=args.test_fraction,
+            models=args.models, n_jobs=args.jobs, min_per_group=minimums, keep_ids=keep_ids,
+            coverage_weight=args.coverage, method=args.method.replace("_", " "), seed=args.seed,
+        )  # fmt: skip
+
     out = Path(args.out)
     written = save_trim(result, out, arguments=arguments, seed=args.seed)
     print(f"Trimmed {dataset.source}: entropy of {dataset.target_col!r} per {dataset.group_col!r} (nats)")
@@ -156,14 +169,9 @@ def run(args: argparse.Namespace) -> int:
     print()
     for line in result.summary_lines():
         print(line)
-    if args.evaluate:
-        from ..trim.evaluate import compare_subsets, save_comparison
+    if comparison is not None:
+        from ..trim.evaluate import save_comparison
 
-        comparison = compare_subsets(
-            dataset, args.keep, seeds=args.seeds, test_fraction=args.test_fraction,
-            models=args.models, n_jobs=args.jobs, min_per_group=minimums, keep_ids=keep_ids,
-            coverage_weight=args.coverage, method=args.method.replace("_", " "), seed=args.seed,
-        )  # fmt: skip
         written += save_comparison(comparison, out / "evaluation")
         print()
         print("Downstream comparison (held-out test set; mean over seeds, 95 % t-interval):")

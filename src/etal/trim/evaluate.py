@@ -110,8 +110,19 @@ def _t_mean(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float,
     return mean, mean - half, mean + half
 
 
-def check_evaluation(dataset: Dataset, *, seeds: int, test_fraction: float, models: Sequence[str] | None) -> None:
-    """Raise :class:`InputError` for an evaluation request that cannot run (before any work)."""
+def check_evaluation(
+    dataset: Dataset,
+    *,
+    seeds: int,
+    test_fraction: float,
+    models: Sequence[str] | None,
+    keep: int | float | None = None,
+    seed: int = 0,
+) -> None:
+    """Raise :class:`InputError` for an evaluation request that cannot run (before any work).
+
+    With ``keep``, also check it against the training pool that the split leaves.
+    """
     if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 2:
         raise InputError(f"the evaluation needs at least 2 seeds for intervals, got {seeds!r}")
     if not 0 < float(test_fraction) < 1:
@@ -121,6 +132,20 @@ def check_evaluation(dataset: Dataset, *, seeds: int, test_fraction: float, mode
         raise InputError(f"unknown downstream model(s) {unknown}; choose from {list(MODEL_NAMES)}")
     if not dataset.feature_cols:
         raise InputError(f"{dataset.source} has no feature columns; the downstream models need some")
+    if keep is not None:
+        table = dataset.labelled.reset_index(drop=True)
+        test = _split(table, dataset.group_col, float(test_fraction), np.random.default_rng(seed))
+        _pool_keep(keep, int((~test).sum()), int(test.sum()))
+
+
+def _pool_keep(keep: int | float, n_pool: int, n_test: int) -> int:
+    try:
+        return resolve_keep(keep, n_pool)
+    except InputError as exc:
+        raise InputError(
+            f"for the evaluation, keep counts rows of the training pool ({n_pool} labelled "
+            f"rows once {n_test} are held out for testing): {exc}"
+        ) from exc
 
 
 def _split(table: pd.DataFrame, group_col: str, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -179,7 +204,7 @@ def compare_subsets(
     table = dataset.labelled.reset_index(drop=True)
     test_mask = _split(table, g, float(test_fraction), np.random.default_rng(seed))
     test, pool = table.loc[test_mask].reset_index(drop=True), table.loc[~test_mask].reset_index(drop=True)
-    n_keep = resolve_keep(keep, len(pool))
+    n_keep = _pool_keep(keep, len(pool), len(test))
     pool_ids = set(pool[dataset.id_col].astype(str).str.strip())
     keep_ids = None if keep_ids is None else [i for i in keep_ids if str(i).strip() in pool_ids]
     trimmed = trim(
