@@ -173,9 +173,11 @@ def deficit_after(
 ) -> np.ndarray:
     """D (nats) when one group's entropy becomes ``candidate`` and the others stay.
 
-    D = mean over the ``n_groups`` groups of (max h - h_g) = max h - mean h, with the
-    other groups' entropies summarised by their maximum and sum. With a single group D
-    is 0 (nothing to even out).
+    The vectorised what-if form of :func:`etal.bias.scores.entropy_deficit` (the one
+    definition of D; the tests check that the two agree): D = mean over the
+    ``n_groups`` groups of (max h - h_g) = max h - mean h, with the other groups'
+    entropies summarised by their maximum and sum, for a whole array of candidate
+    entropies at once. With a single group D is 0 (nothing to even out).
     """
     v = np.asarray(candidate, dtype=float)
     if n_groups < 2:
