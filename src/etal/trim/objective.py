@@ -151,9 +151,14 @@ def deletion_entropies(sorted_values: np.ndarray, method: str, resolution: float
         spacing_a = _clamped_spacings(x[:big_n], m, m)
         spacing_b = _clamped_spacings(x[1:], m, m)
         spacing_c = _clamped_spacings(x, m, m + 1)[:big_n]
-    p_a = _prefix(_floored_log(spacing_a, resolution))
-    p_b = _prefix(_floored_log(spacing_b, resolution))
-    p_c = _prefix(_floored_log(spacing_c, resolution))
+    log_a = _floored_log(spacing_a, resolution)
+    log_b = _floored_log(spacing_b, resolution)
+    log_c = _floored_log(spacing_c, resolution)
+    # total_k = P_A[a] + (P_C[b] - P_C[a]) + (P_B[W] - P_B[b]) = E[a] + F[b] + sum(log B),
+    # with E, F the prefix sums of log A - log C and log C - log B: two cumsums, not three.
+    p_e = _prefix(log_a - log_c)
+    p_f = _prefix(log_c - log_b)
+    sum_b = float(log_b.sum())
     # a_k = #{i: hi_i < k} (windows left of x_k), b_k = #{i: lo_i < k}; closed forms of
     # np.searchsorted(hi, k) and np.searchsorted(lo, k) for these window bounds.
     k = np.arange(n)
@@ -164,7 +169,7 @@ def deletion_entropies(sorted_values: np.ndarray, method: str, resolution: float
         b[0] = 0
     else:
         b = np.minimum(k, n_windows)
-    total = p_a[a] + (p_c[b] - p_c[a]) + (p_b[n_windows] - p_b[b])
+    total = p_e[a] + p_f[b] + sum_b
     return scale * (kappa_sum + total) + offset
 
 
