@@ -186,8 +186,25 @@ def test_unlabelled_rows_are_listed_not_trimmed():
 
 
 def test_etal_trim_is_callable_from_the_package(table):
-    import etal.trim.greedy
-
     result = etal.trim(table, 0.5)
     assert len(result.kept) == round(0.5 * len(table))
     assert etal.trim.api.trim is trim
+
+
+def test_etal_trim_is_the_same_callable_whichever_import_comes_first():
+    import subprocess
+    import sys
+
+    code = (
+        "import etal, etal.datasets as d\n"
+        "t = etal.trim\n"  # the lazy export first, before any sub-module import
+        "r = t(d.synthetic(300, groups=2, seed=0), 0.5)\n"
+        "import etal.trim.api\n"
+        "assert etal.trim is t and etal.trim.api.trim and len(r.kept) == 150\n"
+        "from etal.trim import trim\n"
+        "assert trim is t\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"

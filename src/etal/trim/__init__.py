@@ -5,9 +5,11 @@
 trimmed set and on random, group-stratified and full sets. The maths is documented in
 ``docs/trim.md`` and in :mod:`etal.trim.objective` / :mod:`etal.trim.greedy`.
 
-``etal.trim`` is both this package and the function: importing a sub-module makes the
-package an attribute of ``etal``, so the package itself is callable (calling it calls
-:func:`etal.trim.api.trim`); ``etal.trim.api`` etc. stay importable.
+``etal.trim`` is this package, and the package is callable: ``etal.trim(data, keep)``
+calls :func:`etal.trim.api.trim`. (Python binds ``etal.trim`` to the package as soon as
+any sub-module is imported, so a separate function of the same name could not stay
+there; ``etal.trim.trim`` is the package too, so that every path gives the same object,
+and ``etal.trim.api``, ``etal.trim.greedy`` ... stay reachable from it.)
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from typing import Any
 __all__ = ["TrimResult", "compare_subsets", "save_trim", "trim"]
 
 _LAZY = {
-    "trim": "api",
     "TrimResult": "api",
     "save_trim": "outputs",
     "compare_subsets": "evaluate",
@@ -27,6 +28,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "trim":  # etal's lazy export: the callable package itself
+        return sys.modules[__name__]
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'etal.trim' has no attribute {name!r}")

@@ -20,14 +20,17 @@ the same footing): isolated rows, which the downstream model needs, become expen
 Greedy step: for every group the exact entropy after deleting each of its removable
 rows (:func:`etal.trim.objective.deletion_entropies`, O(n_g)) gives the D that removal
 would leave; the group offering the cheapest removal is trimmed. Instead of one row, a
-*batch* is taken from that group: rows at least m + 1 sorted positions apart (m the
-window), so that their windows barely overlap and their effects are close to additive;
-the cheapest first, while the predicted D of the next pick stays below the best
-alternative group's cost, and never across a size at which the window m or the
-estimator changes (``"auto"`` switches estimator at 10 and 1000 values). After every
-batch the group's entropy and all its deletion entropies are recomputed exactly, so the
-reported entropies are never predictions. ``batch=False`` removes one row per step (the
-plain greedy; the tests compare the two).
+*batch* is taken from that group: its cheapest rows at least ceil(SEPARATION * m) sorted
+positions apart (m the window), so that their windows overlap little and their effects
+nearly add up; cheapest first, while the predicted D of the next pick stays within
+TOLERANCE nats of the best alternative group's option, and never across a size at which
+the window m or the estimator changes (``"auto"`` switches estimator at 10 and 1000
+values). Exact check: the group's entropy without the batch is recomputed from scratch,
+and the batch is accepted only if the D it leaves is no worse (within TOLERANCE) than one
+plain greedy step would leave; otherwise it is halved until it is (one row always is).
+After every batch the group's entropy and all its deletion entropies are recomputed
+exactly, so the reported entropies are never predictions. ``batch=False`` removes one
+row per step (the plain greedy; the tests compare the two).
 """
 
 from __future__ import annotations
@@ -47,8 +50,6 @@ __all__ = ["GreedyPlan", "capacity", "greedy_trim"]
 _INF = float("inf")
 #: Batch picks are at least SEPARATION * m sorted positions apart (m the window).
 SEPARATION = 0.5
-#: A batch takes at least this share of its well-separated candidates.
-MIN_BATCH = 0.0
 #: A batch goes on while its next pick's predicted D exceeds the best alternative by at most this (nats).
 TOLERANCE = 1e-4
 
@@ -424,9 +425,7 @@ def greedy_trim(
             separation = max(1, math.ceil(SEPARATION * m))
             picks = _spread_picks(d, separation, offset=t * 7919)
             picks = picks[np.argsort(d[picks], kind="stable")][:budget]
-            # at least this many, so that the number of steps (each O(n_g)) stays small
-            least = max(1, int(MIN_BATCH * picks.size))
-            if picks.size > least:
+            if picks.size > 1:
                 # predicted D of each next pick given the picks before it (effects additive)
                 delta = grp.cand[picks] - grp.h
                 before = grp.h + np.concatenate(([0.0], np.cumsum(delta)[:-1]))
@@ -434,7 +433,7 @@ def greedy_trim(
                 extra = d[picks] - deficit_after(grp.cand[picks], omax, osum, n_in)  # coverage
                 nxt = deficit_after(before + delta, omax, osum, n_in) + extra
                 stay = nxt <= alt + TOLERANCE
-                stay[:least] = True
+                stay[0] = True
                 stop = np.flatnonzero(~stay)
                 if stop.size:
                     picks = picks[: stop[0]]
