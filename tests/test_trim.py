@@ -208,3 +208,12 @@ def test_etal_trim_is_the_same_callable_whichever_import_comes_first():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_groups_too_small_for_an_estimate_are_kept_whole():
+    frame = etal.synthetic(300, groups=2, seed=7)
+    tiny = frame.iloc[:3].copy()
+    tiny["group"], tiny["id"] = "tiny", [1001, 1002, 1003]
+    result = trim(pd.concat([frame, tiny], ignore_index=True), 150)
+    assert set(result.kept["id"]) >= {1001, 1002, 1003}
+    assert np.isnan(result.comparison.set_index("group").loc["tiny", "entropy_after"])
