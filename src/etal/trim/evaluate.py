@@ -116,7 +116,7 @@ def check_evaluation(
     seeds: int,
     test_fraction: float,
     models: Sequence[str] | None,
-    keep: int | float | None = None,
+    keep: float | None = None,
     seed: int = 0,
 ) -> None:
     """Raise :class:`InputError` for an evaluation request that cannot run (before any work).
@@ -138,7 +138,7 @@ def check_evaluation(
         _pool_keep(keep, int((~test).sum()), int(test.sum()))
 
 
-def _pool_keep(keep: int | float, n_pool: int, n_test: int) -> int:
+def _pool_keep(keep: float, n_pool: int, n_test: int) -> int:
     try:
         return resolve_keep(keep, n_pool)
     except InputError as exc:
