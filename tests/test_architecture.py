@@ -33,7 +33,7 @@ FLOORS = {
     "etal.evaluation": 8,
     "etal.experiment": 8,
     "etal.campaign": 8,
-    "etal.trim": 8,
+    "etal.trimming": 8,
     "etal.scale": 8,
     "etal.benchmark": 8,
     "etal.report": 9,

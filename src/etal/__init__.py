@@ -39,6 +39,7 @@ _EXPORTS = {
     "ETAL": "etal.engine",
     "LookupOracle": "etal.oracles",
     "biased_split": "etal.split",
+    "trim": "etal.trimming",
     "EtalError": "etal.errors",
     "InputError": "etal.errors",
     "Campaign": "etal.campaign",

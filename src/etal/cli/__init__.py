@@ -19,7 +19,7 @@ import warnings
 from ..errors import EtalError
 
 # Order here is the order in ``etal --help``.
-SUBCOMMANDS = ("datasets", "bias", "run", "experiment", "demo", "featurize", "fetch", "campaign")
+SUBCOMMANDS = ("datasets", "bias", "run", "experiment", "demo", "trim", "campaign", "featurize", "fetch")
 
 
 def build_parser() -> argparse.ArgumentParser:
