@@ -241,7 +241,7 @@ def trim(
         removed = pd.concat([pool, removed])
     removed = removed.reset_index(drop=True)
 
-    report_args = {"group": dataset.group_col, "target": dataset.target_col, "method": method,
+    report_args = {"group_col": dataset.group_col, "target_col": dataset.target_col, "method": method,
                    "n_bootstrap": n_bootstrap, "seed": seed}
     before = bias_report(table, **report_args)
     after = bias_report(kept, **report_args)
