@@ -257,3 +257,82 @@ def run_grid(datasets: Sequence[str], split_seeds: Iterable[int], strategies: Se
     if bar is not None:
         bar.close()
     return out
+
+
+# ------------------------------------------------------------------------- tables
+
+#: Strategies that see labels; left out of "best non-clairvoyant" comparisons.
+CLAIRVOYANT = ("oracle",)
+
+
+def curves_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """Long table: one row per run and acquisition count (D, gap, lowest entropy in nats)."""
+    parts = []
+    for r in records:
+        t = np.arange(r.budget + 1)
+        parts.append(pd.DataFrame({
+            "dataset": r.dataset, "split_seed": r.split_seed, "strategy": r.strategy, "loop_seed": r.loop_seed,
+            "acquisitions": t, "entropy_deficit": r.deficit, "entropy_gap": r.gap, "entropy_min": r.lowest,
+        }))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+def per_split_table(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """One row per dataset x split x strategy (random: curves averaged over its loop seeds).
+
+    Columns: D at 0 and at the budget, area under the D curve, picks to reach random's
+    D at the budget, share of the clairvoyant D-reduction, gap and lowest entropy at the
+    budget, whether its area is the lowest of the non-clairvoyant strategies, time per pick.
+    """
+    from .metrics import area_under_curve, picks_to_reach, share_of_bound
+
+    groups: dict[tuple, list[RunRecord]] = {}
+    for r in records:
+        groups.setdefault((r.dataset, r.split_seed, r.strategy), []).append(r)
+    rows = []
+    for (ds, s, st), recs in groups.items():
+        d = np.mean([r.deficit for r in recs], axis=0)
+        rows.append({
+            "dataset": ds, "split_seed": s, "strategy": st, "runs": len(recs), "budget": recs[0].budget,
+            "acquired": float(np.mean([r.n_acquired for r in recs])),
+            "D_start": d[0], "D_end": d[-1], "auc": area_under_curve(d),
+            "gap_end": float(np.mean([r.gap[-1] for r in recs])),
+            "min_end": float(np.mean([r.lowest[-1] for r in recs])),
+            "seconds": float(np.mean([r.seconds for r in recs])),
+            "ms_per_pick": 1e3 * float(np.mean([np.mean(r.pick_seconds) if r.pick_seconds.size else np.nan for r in recs])),
+            "_curve": d,
+        })  # fmt: skip
+    table = pd.DataFrame(rows)
+    out = []
+    for (ds, s), part in table.groupby(["dataset", "split_seed"], sort=True):
+        part = part.copy()
+        ref = part.loc[part.strategy == "random", "D_end"]
+        bound = part.loc[part.strategy.isin(CLAIRVOYANT), "D_end"]
+        ref = float(ref.iloc[0]) if len(ref) else np.nan
+        bound = float(bound.iloc[0]) if len(bound) else np.nan
+        part["random_D_end"] = ref
+        part["picks_to_random"] = [picks_to_reach(c, ref) for c in part["_curve"]]
+        part["share"] = [share_of_bound(a, b, bound) for a, b in zip(part.D_start, part.D_end)]
+        real = part[~part.strategy.isin(CLAIRVOYANT)]
+        best = real.auc.min() if len(real) else np.nan
+        part["best_auc"] = (~part.strategy.isin(CLAIRVOYANT)) & (part.auc <= best + 1e-12)
+        out.append(part)
+    return pd.concat(out, ignore_index=True).drop(columns=["_curve"])
+
+
+def summary_table(per_split: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset x strategy: mean share, median picks to random's D, mean area, splits won."""
+    g = per_split.groupby(["dataset", "strategy"], sort=False)
+    summary = pd.DataFrame({
+        "splits": g.size(),
+        "share_mean": g.share.mean(),
+        "share_min": g.share.min(),
+        "picks_to_random_median": g.picks_to_random.median(),
+        "never_reached": g.picks_to_random.apply(lambda s: int(s.isna().sum())),
+        "D_end_mean": g.D_end.mean(),
+        "auc_mean": g.auc.mean(),
+        "best_auc_splits": g.best_auc.sum().astype(int),
+        "gap_end_mean": g.gap_end.mean(),
+        "ms_per_pick": g.ms_per_pick.mean(),
+    })  # fmt: skip
+    return summary.reset_index()
