@@ -31,6 +31,7 @@ Strategies (names in :data:`CANDIDATES`):
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy.linalg import solve_triangular
@@ -104,6 +105,7 @@ class PooledGP:
 
     def __init__(self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray, *, ard: bool = False,
                  seed: int = 0, hyper_rows: int = HYPER_ROWS) -> None:
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
@@ -119,7 +121,9 @@ class PooledGP:
         d = Xs.shape[1]
         length = np.full(d, math.sqrt(d)) if ard else math.sqrt(d)
         kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(length, (1e-2, 1e3)) + WhiteKernel(0.1, (1e-6, 1e1))
-        gpr = GaussianProcessRegressor(kernel, normalize_y=False, random_state=0).fit(Xs[sub], ys[sub])
+        with warnings.catch_warnings():  # a bound reached is a result here, not a problem
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gpr = GaussianProcessRegressor(kernel, normalize_y=False, random_state=0).fit(Xs[sub], ys[sub])
         k = gpr.kernel_
         self.c = float(k.k1.k1.constant_value)
         self.length = np.asarray(k.k1.k2.length_scale, dtype=float) * np.ones(d)

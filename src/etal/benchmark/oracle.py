@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..acquisition import entropy_after_insertion
+from ..bias.scores import entropy_deficit
 from ..entropy import MIN_SAMPLES, estimate_entropy
 from ..errors import InputError
 from ..strategies import Pick
@@ -26,23 +27,14 @@ NAN = float("nan")
 
 
 def deficit_after(others: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """D (nats) of the finite entropies ``others`` plus one more group entropy, for each of ``new``.
+    """D (nats) of the entropies ``others`` plus one more group entropy, for each of ``new``.
 
-    ``new`` may hold NaN (that group still has no estimate): D of ``others`` alone.
-    Vectorised form of :func:`etal.bias.scores.entropy_deficit` (same definition).
+    :func:`etal.bias.scores.entropy_deficit` (the one definition) per value of ``new``;
+    NaN in ``new`` (that group still has no estimate) gives D of ``others`` alone.
     """
-    o = np.asarray(others, dtype=float)
-    o = o[np.isfinite(o)]
+    o = [float(v) for v in np.asarray(others, dtype=float).ravel()]
     new = np.asarray(new, dtype=float)
-    out = np.full(new.shape, NAN)
-    finite = np.isfinite(new)
-    g = o.size + 1
-    if g >= 2:
-        top = np.maximum(o.max(initial=-np.inf), new[finite])
-        out[finite] = (g * top - o.sum() - new[finite]) / g
-    if o.size >= 2:
-        out[~finite] = float(np.mean(o.max() - o))
-    return out
+    return np.array([entropy_deficit(o + [float(v)]) for v in new.ravel()]).reshape(new.shape)
 
 
 class ClairvoyantStrategy:
