@@ -1,7 +1,7 @@
 """Quality benchmark of acquisition strategies (issue 10): D against acquisitions.
 
 Runs every strategy on biased splits of several datasets (:mod:`etal.benchmark.runner`),
-writes ``curves.csv`` (D, entropy_gap, lowest entropy after every acquisition),
+writes ``curves.csv.gz`` (D, entropy_gap, lowest entropy after every acquisition),
 ``per_split.csv``, ``summary.csv`` / ``summary.json`` (share of the clairvoyant bound,
 picks to reach random's D, area under the D curve, splits won), ``manifest.json`` and one
 figure per dataset (``D_<dataset>.png``: mean D over split seeds with a min-max band).
@@ -13,6 +13,7 @@ figure per dataset (``D_<dataset>.png``: mean D over split seeds with a min-max 
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import sys
 import time
@@ -39,30 +40,56 @@ def _seeds(text: str) -> list[int]:
 
 
 def figure(curves: pd.DataFrame, dataset: str, out: Path) -> list[Path]:
-    """D against acquisitions: mean over split seeds (random: also over loop seeds), min-max band."""
+    """Left: D against acquisitions, mean over split seeds with a min-max band. Right: D minus
+    random's D on the same split (random averaged over its loop seeds), mean and min-max band."""
     import matplotlib.pyplot as plt
 
     from etal.plots import save_figure
 
     part = curves[curves.dataset == dataset]
-    per_split = part.groupby(["strategy", "split_seed", "acquisitions"]).entropy_deficit.mean().reset_index()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for st, s in per_split.groupby("strategy", sort=False):
-        stats = s.groupby("acquisitions").entropy_deficit.agg(["mean", "min", "max"])
-        style = dict(ls="--", color="k") if st == "oracle" else {}
-        line, = ax.plot(stats.index, stats["mean"], label=st + (" (sees labels)" if st == "oracle" else ""), lw=1.4, **style)
-        ax.fill_between(stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.12, lw=0)
+    per_split = part.groupby(["strategy", "split_seed", "acquisitions"]).entropy_deficit.mean()
+    rnd = per_split.xs("random", level="strategy") if "random" in per_split.index.get_level_values(0) else None
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    colours = plt.get_cmap("tab20").colors
+    for k, st in enumerate(per_split.index.get_level_values(0).unique()):
+        s = per_split.xs(st, level="strategy")
+        style = dict(ls="--", color="k") if st == "oracle" else dict(color=colours[(2 * k) % 20 if k < 10 else (2 * k + 1) % 20])
+        label = st + (" (sees labels)" if st == "oracle" else "")
+        for ax, data in ((axes[0], s), (axes[1], None if rnd is None else s - rnd)):
+            if data is None:
+                continue
+            stats = data.groupby(level="acquisitions").agg(["mean", "min", "max"])
+            ax.plot(stats.index, stats["mean"], label=label, lw=1.4, **style)
+            ax.fill_between(stats.index, stats["min"], stats["max"], color=style["color"], alpha=0.08, lw=0)
     n = part.split_seed.nunique()
-    ax.set_xlabel("acquisitions")
-    ax.set_ylabel("mean entropy deficit D (nats)")
-    ax.set_title(f"{dataset}: D vs acquisitions, mean and min-max over {n} split seeds")
-    ax.legend(fontsize=7, ncol=2)
+    axes[0].set_ylabel("mean entropy deficit D (nats)")
+    axes[0].set_title(f"{dataset}: D, mean and min-max over {n} split seeds")
+    axes[1].set_ylabel("D minus random's D on the same split (nats)")
+    axes[1].set_title("advantage over random (below 0 = fairer), min-max band")
+    axes[1].axhline(0, color="grey", lw=0.8)
+    for ax in axes:
+        ax.set_xlabel("acquisitions")
+    axes[0].legend(fontsize=7, ncol=2)
     return save_figure(fig, out, f"D_{dataset}")
+
+
+def markdown(summary: pd.DataFrame) -> str:
+    """The summary as a Markdown table (share in %, picks, area, splits won, ms per pick)."""
+    cols = {
+        "dataset": "dataset", "strategy": "strategy", "share_mean": "share of bound (mean)",
+        "share_min": "share (worst split)", "picks_to_random_median": "picks to random's final D (median)",
+        "never_reached": "splits never reaching it", "auc_mean": "area under D (mean)",
+        "best_auc_splits": "splits with lowest area", "ms_per_pick": "ms/pick",
+    }  # fmt: skip
+    t = summary[list(cols)].rename(columns=cols).copy()
+    for c in ("share of bound (mean)", "share (worst split)"):
+        t[c] = (100 * t[c]).map(lambda v: f"{v:.0f} %")
+    return t.to_markdown(index=False, floatfmt=".1f") + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     from etal.benchmark.runner import DATASETS, curves_frame, per_split_table, run_grid, summary_table
-    from etal.provenance import atomic_write_json, atomic_write_text, write_manifest
+    from etal.provenance import atomic_write_bytes, atomic_write_json, atomic_write_text, write_manifest
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", default="oqmd8", help=f"comma list of {', '.join(DATASETS)}")
@@ -73,7 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/quality"))
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--replot", type=Path, metavar="DIR", help="only redraw the figures from DIR/curves.csv.gz")
     args = p.parse_args(argv)
+    if args.replot is not None:
+        curves = pd.read_csv(args.replot / "curves.csv.gz")
+        for d in curves.dataset.unique():
+            figure(curves, d, args.replot)
+        return 0
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     seeds = _seeds(args.seeds)
@@ -87,9 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     curves = curves_frame(records)
     per_split = per_split_table(records)
     summary = summary_table(per_split)
-    atomic_write_text(out / "curves.csv", curves.to_csv(index=False))
+    atomic_write_bytes(out / "curves.csv.gz", gzip.compress(curves.to_csv(index=False).encode(), mtime=0))
     atomic_write_text(out / "per_split.csv", per_split.to_csv(index=False))
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
+    atomic_write_text(out / "summary.md", markdown(summary))
     atomic_write_json(out / "summary.json", {"summary": summary.to_dict(orient="records"),
                                              "wall_seconds": wall, "load_before": load0,
                                              "load_after": os.getloadavg()})
