@@ -221,10 +221,10 @@ class _PooledView:
                 cols.pop(i)
             self.known[g] = n
 
-    def predict(self, state, group: str):
+    def predict(self, state, group: str, include_noise: bool = True):
         cols = self.columns[group]
         c = np.array([cols[i] for i in state.candidate_ids(group)], dtype=np.int64)
-        mu, sd = self.gp.predict(c)
+        mu, sd = self.gp.predict(c, include_noise=include_noise)
         return mu, sd, c
 
 
@@ -247,8 +247,9 @@ class GainStrategy:
     uses_surrogate = True
 
     def __init__(self, name: str, surrogate: str = "pooled", target: str = "gain", optimism: float | None = None,
-                 ard: bool = False, moments: str | int = "quadrature") -> None:
+                 ard: bool = False, moments: str | int = "quadrature", label_noise: bool = True) -> None:
         self.name = name
+        self.label_noise = label_noise
         self.moments = moments
         self.surrogate = surrogate
         self.target = target
@@ -259,7 +260,7 @@ class GainStrategy:
 
     def _posterior(self, state, g):
         if self.surrogate == "pooled":
-            return self._view.predict(state, g)
+            return self._view.predict(state, g, self.label_noise)
         mu, sd = state.predict(g)
         return np.asarray(mu, dtype=float), np.asarray(sd, dtype=float), None
 
@@ -363,4 +364,5 @@ CANDIDATES: dict = {
     "pooled-gain-ard": lambda: GainStrategy("pooled-gain-ard", ard=True),
     "pooled-gain-gh": lambda: GainStrategy("pooled-gain-gh", moments=16),
     "pooled-gain-gh8": lambda: GainStrategy("pooled-gain-gh8", moments=8),
+    "pooled-gain-gh-latent": lambda: GainStrategy("pooled-gain-gh-latent", moments=16, label_noise=False),
 }
