@@ -22,10 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--twins", default="pooled-gain", help="comma list of variants of the same method")
     args = p.parse_args(argv)
     twins = {t for t in args.twins.split(",") if t}
+    # Files may overlap (e.g. one strategy re-run later on the same splits): the first
+    # row of each dataset x split x strategy is kept; the splits are deterministic.
+    t = pd.concat([pd.read_csv(f) for f in args.files], ignore_index=True)
+    t = t.drop_duplicates(["dataset", "split_seed", "strategy"])
     rows = []
-    for f in args.files:
-        t = pd.read_csv(f)
+    if True:
+        f = "all"
         for (ds, seed), part in t.groupby(["dataset", "split_seed"]):
+            if args.strategy not in set(part.strategy):
+                continue
             rivals = part[~part.strategy.isin({"oracle", args.strategy} | twins)]
             me = part[part.strategy == args.strategy].iloc[0]
             best_rival = rivals.loc[rivals.auc.idxmin()]
@@ -35,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
                 "lowest_auc": bool(me.auc < best_rival.auc),
             })  # fmt: skip
     t = pd.DataFrame(rows)
-    print(t.round(3).to_string(index=False))
-    g = t.groupby(["file", "dataset"])
+    print(t.drop(columns=["file"]).round(3).to_string(index=False))
+    t["seeds"] = ["0-4" if s < 5 else "5-9" for s in t.split_seed]
+    g = t.groupby(["dataset", "seeds"])
     print(pd.DataFrame({
         "splits": g.size(), "share_mean": g.share.mean().round(3), "picks_median": g.picks_to_random.median(),
         "lowest_auc_splits": g.lowest_auc.sum(),
