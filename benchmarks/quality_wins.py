@@ -20,12 +20,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("files", nargs="+")
     p.add_argument("--strategy", default="pooled-gain-gh")
     p.add_argument("--twins", default="pooled-gain", help="comma list of variants of the same method")
+    p.add_argument("--table", action="store_true", help="print the merged strategies x metrics tables (Markdown)")
     args = p.parse_args(argv)
     twins = {t for t in args.twins.split(",") if t}
     # Files may overlap (e.g. one strategy re-run later on the same splits): the first
     # row of each dataset x split x strategy is kept; the splits are deterministic.
     t = pd.concat([pd.read_csv(f) for f in args.files], ignore_index=True)
     t = t.drop_duplicates(["dataset", "split_seed", "strategy"])
+    if args.table:
+        import sys
+
+        sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+        from quality import markdown
+
+        from etal.benchmark.runner import summary_table
+
+        t["seeds"] = ["0-4" if s < 5 else "5-9" for s in t.split_seed]
+        for (ds, seeds), part in t.groupby(["dataset", "seeds"]):
+            part = part.copy()
+            real = ~part.strategy.isin(["oracle"])
+            best = part[real].groupby("split_seed").auc.transform("min")
+            part["best_auc"] = False
+            part.loc[real, "best_auc"] = part.loc[real, "auc"] <= best + 1e-12
+            summary = summary_table(part.drop(columns=["seeds"])).sort_values("auc_mean")
+            print(f"\n#### {ds}, split seeds {seeds}\n")
+            print(markdown(summary))
+        return 0
     rows = []
     if True:
         f = "all"
