@@ -134,3 +134,29 @@ def test_runner_oracle_has_full_share_and_random_reaches_its_own_end(monkeypatch
     assert not oracle.best_auc.any()
     summary = runner.summary_table(table)
     assert set(summary.strategy) == {"oracle", "random", "pooled-gain"}
+
+
+def test_winner_scores_with_the_latent_posterior_and_the_closed_form():
+    from etal.benchmark.candidates import CANDIDATES, expected_deficit_after, gauss_hermite_entropy
+
+    loop, *_ = _loop(CANDIDATES["pooled-gain-gh-latent"]())
+    strat, state = loop.strategy, loop.state
+    pick = strat.select(state, 1, np.random.default_rng(0))[0]
+    view = strat._view
+    # brute force over every candidate of every group with the pooled GP's latent posterior
+    h = {g: state.estimate(g).entropy for g in state.groups}
+    best = None
+    for g in state.groups:
+        cols = np.array([view.columns[g][i] for i in state.candidate_ids(g)])
+        mu, sd = view.gp.predict(cols, include_noise=False)
+        m, s = gauss_hermite_entropy(np.asarray(state.values(g)), mu, sd, 16)
+        others = np.array([h[k] for k in state.groups if k != g])
+        e = expected_deficit_after(others, m, s)
+        j = int(np.argmin(e))
+        if best is None or e[j] < best[0]:
+            best = (e[j], state.candidate_ids(g)[j])
+    assert pick.id == best[1]
+    # the latent std is below the label's (noise added)
+    _, sd_latent = view.gp.predict(np.arange(5), include_noise=False)
+    _, sd_label = view.gp.predict(np.arange(5), include_noise=True)
+    assert (sd_latent < sd_label).all()
