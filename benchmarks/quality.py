@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 DEFAULT_STRATEGIES = (
@@ -53,7 +52,7 @@ def figure(curves: pd.DataFrame, dataset: str, out: Path) -> list[Path]:
     colours = plt.get_cmap("tab20").colors
     for k, st in enumerate(per_split.index.get_level_values(0).unique()):
         s = per_split.xs(st, level="strategy")
-        style = dict(ls="--", color="k") if st == "oracle" else dict(color=colours[(2 * k) % 20 if k < 10 else (2 * k + 1) % 20])
+        style = {"ls": "--", "color": "k"} if st == "oracle" else {"color": colours[(2 * k) % 20 if k < 10 else (2 * k + 1) % 20]}
         label = st + (" (sees labels)" if st == "oracle" else "")
         for ax, data in ((axes[0], s), (axes[1], None if rnd is None else s - rnd)):
             if data is None:
@@ -88,8 +87,19 @@ def markdown(summary: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from etal.benchmark.runner import DATASETS, curves_frame, per_split_table, run_grid, summary_table
-    from etal.provenance import atomic_write_bytes, atomic_write_json, atomic_write_text, write_manifest
+    from etal.benchmark.runner import (
+        DATASETS,
+        curves_frame,
+        per_split_table,
+        run_grid,
+        summary_table,
+    )
+    from etal.provenance import (
+        atomic_write_bytes,
+        atomic_write_json,
+        atomic_write_text,
+        write_manifest,
+    )
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", default="oqmd8", help=f"comma list of {', '.join(DATASETS)}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from _loop_fixtures import group_tables
+
 from etal.bias.scores import entropy_deficit
 from etal.entropy import estimate_entropy
 from etal.loop import ETAL
@@ -25,7 +25,7 @@ def _loop(strategy, **kw):
 def test_clairvoyant_pick_is_the_brute_force_argmin_of_D():
     from etal.benchmark.oracle import ClairvoyantStrategy
 
-    labelled, pool, labels = group_tables(GROUPS, seed=3)
+    labelled, _, labels = group_tables(GROUPS, seed=3)
     truth = dict(zip(labels.id, labels.y))
     loop, *_ = _loop(ClairvoyantStrategy(truth))
     state = loop.state
@@ -137,7 +137,11 @@ def test_runner_oracle_has_full_share_and_random_reaches_its_own_end(monkeypatch
 
 
 def test_winner_scores_with_the_latent_posterior_and_the_closed_form():
-    from etal.benchmark.candidates import CANDIDATES, expected_deficit_after, gauss_hermite_entropy
+    from etal.benchmark.candidates import (
+        CANDIDATES,
+        expected_deficit_after,
+        gauss_hermite_entropy,
+    )
 
     loop, *_ = _loop(CANDIDATES["pooled-gain-gh-latent"]())
     strat, state = loop.strategy, loop.state

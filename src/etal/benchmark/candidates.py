@@ -48,7 +48,11 @@ import warnings
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from ..acquisition import entropy_after_insertion, expected_entropy, expected_improvement
+from ..acquisition import (
+    entropy_after_insertion,
+    expected_entropy,
+    expected_improvement,
+)
 from ..strategies import Pick
 from .oracle import deficit_after
 

@@ -10,7 +10,6 @@ so shares slightly above 100 % are possible.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np

@@ -10,6 +10,8 @@ settings it needs are in :attr:`PaperStrategy.loop_settings`.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from ..strategies import ETALStrategy, Pick
@@ -41,7 +43,7 @@ class PaperStrategy:
     name = "etal-paper"
     uses_surrogate = True
     #: engine settings of the published method (passed to :class:`etal.loop.ETAL`)
-    loop_settings = {"patience": PAPER_PATIENCE, "fairness_stop": True}
+    loop_settings: ClassVar[dict] = {"patience": PAPER_PATIENCE, "fairness_stop": True}
 
     def __init__(self) -> None:
         self._inner = ETALStrategy()

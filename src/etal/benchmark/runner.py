@@ -22,7 +22,6 @@ split settings):
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -137,7 +136,12 @@ def make_split(dataset: str | DatasetSpec, seed: int):
 
 
 def _factories() -> dict[str, Callable]:
-    from ..strategies import BalancedStrategy, ETALStrategy, RandomStrategy, UncertaintyStrategy
+    from ..strategies import (
+        BalancedStrategy,
+        ETALStrategy,
+        RandomStrategy,
+        UncertaintyStrategy,
+    )
     from . import candidates
     from .oracle import ClairvoyantStrategy
     from .paper import PaperStrategy
@@ -214,7 +218,7 @@ def run_one(dataset: str, split_seed: int, strategy: str, budget: int, loop_seed
     scores = score_curves(ent)
     hist = result.history
     return RunRecord(
-        dataset, int(split_seed), strategy, int(loop_seed), int(budget), int(len(hist)), seconds,
+        dataset, int(split_seed), strategy, int(loop_seed), int(budget), len(hist), seconds,
         pad_curve(scores["entropy_deficit"], budget), pad_curve(scores["entropy_gap"], budget),
         pad_curve(scores["entropy_min"], budget),
         hist["seconds"].to_numpy(dtype=float) if len(hist) else np.zeros(0), list(ent.columns),
