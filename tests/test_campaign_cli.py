@@ -99,6 +99,18 @@ def test_chgnet_calculator_when_installed(tmp_path):
     calc = make_calculator("chgnet", workdir=tmp_path)
     # an element against itself: formation energy 0 by construction
     assert calc.calculate(_cif_text(bulk("Cu")), "cu") == pytest.approx(0.0, abs=1e-6)
+    # a compound against an independent CHGNet computation through ASE (single points)
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    def per_atom(atoms):
+        atoms = atoms.copy()
+        atoms.calc = CHGNetCalculator(use_device="cpu")
+        return atoms.get_potential_energy() / len(atoms)
+
+    cu_au = bulk("Cu", "fcc", a=3.9, cubic=True)
+    cu_au.set_chemical_symbols(["Cu", "Au", "Cu", "Au"])
+    expected = per_atom(cu_au) - 0.5 * (per_atom(calc.reference_structure("Cu")) + per_atom(calc.reference_structure("Au")))
+    assert calc.calculate(_cif_text(cu_au), "cuau") == pytest.approx(expected, abs=2e-3)
 
 
 def test_chgnet_missing_names_the_extra(monkeypatch):
