@@ -218,26 +218,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _plain(value: Any) -> Any:
-    """pandas/NumPy scalar -> plain Python; missing -> None."""
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple, dict, np.ndarray)):
-        return value
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
-
-
 def _check_settings(
     n_bootstrap: int, confidence: float, ties: str, window: int | None, method: str, ci_method: str
 ) -> None:

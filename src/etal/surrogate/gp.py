@@ -15,13 +15,12 @@ from sklearn.preprocessing import StandardScaler
 
 from ..errors import EtalError, InputError
 from ..params import check_int
-from .base import (  # noqa: F401
+from .base import (
     _ALPHAS,
     _ARRAYS_PER_CHUNK,
     _INDUCING_INITS,
     _LARGE_MODES,
     _PREDICT_WORKERS,
-    _STATE_FORMAT,
     CONSTANT_BOUNDS,
     DEFAULT_CONSTANT,
     DEFAULT_HYPERPARAMETER_ROWS,
