@@ -20,10 +20,12 @@ from ..entropy import (
 from ..errors import ConstantValuesError, InputError, TooFewValuesError
 from ..params import check_int
 
-__all__ = ["DEFAULT_N_NODES", "ESTIMATORS", "MIN_LABELLED", "entropy_after_insertion"]
+__all__ = ["DEFAULT_N_NODES", "DETERMINISTIC_ESTIMATORS", "ESTIMATORS", "MIN_LABELLED", "entropy_after_insertion"]
 
 #: Estimators accepted by :func:`expected_entropy`.
 ESTIMATORS: tuple[str, ...] = ("quadrature", "mc")
+#: The estimators that draw no random numbers ("mc" samples from the caller's generator).
+DETERMINISTIC_ESTIMATORS: tuple[str, ...] = ("quadrature",)
 #: Gauss-Hermite nodes per smoothing step of the quadrature estimator.
 DEFAULT_N_NODES: int = 6
 #: Smallest labelled sample: with one value added the estimators need n' >= 5.
