@@ -89,6 +89,20 @@ def test_strategy_never_reads_pool_labels(name):
     assert a.selected == b.selected == c.selected == d.selected
 
 
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_declared_determinism_is_true(name):
+    # the experiment runs a strategy declared deterministic once per split: its picks must
+    # not depend on the generator (every group here has >= MIN_GP_ROWS labelled rows);
+    # a strategy declared random must really use it
+    from etal.strategies import is_deterministic
+
+    loop = make(strategy=name).start(*tables()[:2])
+    picks = {tuple(p.id for p in loop.strategy.select(loop.state, 3, np.random.default_rng(s))) for s in range(6)}
+    assert (len(picks) == 1) == is_deterministic(name, "quadrature")
+    if loop.strategy.uses_estimator:
+        assert not is_deterministic(name, "mc")
+
+
 def test_loop_state_implements_the_state_view_protocol():
     from etal.strategies import StateView
 
