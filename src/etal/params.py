@@ -22,34 +22,50 @@ def _fail(name: str, what: str, value: Any, allow_none: bool) -> InputError:
     return InputError(f"{name} must be {what}{' or None' if allow_none else ''}, got {value!r}")
 
 
+def _bounds(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low}")
+    if high is not None:
+        parts.append(f"{'<' if high_open else '<='} {high}")
+    return (" " + " and ".join(parts)) if parts else ""
+
+
+def _check_number(
+    name: str, value: Any, kind: str, low: float | None, high: float | None, low_open: bool, high_open: bool,
+    allow_none: bool,
+) -> bool:
+    """Raise unless ``value`` is a number of ``kind`` within the bounds; False for a
+    passing ``None`` (when ``allow_none``), else True."""
+    if value is None and allow_none:
+        return False
+    what = ("an integer" if kind == "int" else "a finite number") + _bounds(low, high, low_open, high_open)
+    number_type = numbers.Integral if kind == "int" else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, number_type):
+        raise _fail(name, what, value, allow_none)
+    if kind == "float" and not math.isfinite(float(value)):
+        raise _fail(name, what, value, allow_none)
+    if low is not None and (value <= low if low_open else value < low):
+        raise _fail(name, what, value, allow_none)
+    if high is not None and (value >= high if high_open else value > high):
+        raise _fail(name, what, value, allow_none)
+    return True
+
+
 def check_int(
     name: str, value: Any, *, low: int | None = None, high: int | None = None, allow_none: bool = False
 ) -> int | None:
     """``value`` as an ``int`` in ``[low, high]`` (``None`` passes when ``allow_none``)."""
-    if value is None and allow_none:
-        return None
-    bounds = " and ".join(b for b in ((f">= {low}" if low is not None else ""), (f"<= {high}" if high is not None else "")) if b)
-    what = "an integer" + (f" {bounds}" if bounds else "")
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise _fail(name, what, value, allow_none)
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise _fail(name, what, value, allow_none)
-    return int(value)
+    return int(value) if _check_number(name, value, "int", low, high, False, False, allow_none) else None
 
 
 def check_float(
-    name: str, value: Any, *, low: float | None = None, high: float | None = None, allow_none: bool = False
+    name: str, value: Any, *, low: float | None = None, high: float | None = None, low_open: bool = False,
+    high_open: bool = False, allow_none: bool = False,
 ) -> float | None:
-    """``value`` as a finite ``float`` in ``[low, high]`` (``None`` passes when ``allow_none``)."""
-    if value is None and allow_none:
-        return None
-    bounds = " and ".join(b for b in ((f">= {low}" if low is not None else ""), (f"<= {high}" if high is not None else "")) if b)
-    what = "a finite number" + (f" {bounds}" if bounds else "")
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise _fail(name, what, value, allow_none)
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise _fail(name, what, value, allow_none)
-    return float(value)
+    """``value`` as a finite ``float`` in ``[low, high]`` (``None`` passes when ``allow_none``);
+    ``low_open`` / ``high_open`` exclude the bound itself (``confidence`` in ``(0, 1)``)."""
+    return float(value) if _check_number(name, value, "float", low, high, low_open, high_open, allow_none) else None
 
 
 def check_bool(name: str, value: Any, *, allow_none: bool = False) -> bool | None:
