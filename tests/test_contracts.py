@@ -14,7 +14,7 @@ from etal.engine import ETAL, ProgressEvent
 from etal.entropy import estimate_entropy
 from etal.errors import InputError
 from etal.oracles import LookupOracle
-from etal.params import check_choice, check_int
+from etal.params import check_choice, check_float, check_int
 from etal.strategies import STRATEGIES, make_strategy
 from etal.surrogate import available_surrogates, make_surrogate
 
@@ -136,6 +136,15 @@ def test_params_message_format():
     assert check_int("n", np.int64(3), low=0) == 3 and check_int("n", None, allow_none=True) is None
     with pytest.raises(InputError, match=r"^estimator must be one of 'quadrature', 'mc', got 'exact'$"):
         check_choice("estimator", "exact", ("quadrature", "mc"))
+    # open bounds, whose parameter it is, and param= for the CLI's flag
+    for bad in (0.0, 1.0, float("nan"), "0.5"):
+        with pytest.raises(InputError, match=r"^confidence must be a finite number > 0 and < 1, got ") as info:
+            check_float("confidence", bad, low=0, high=1, low_open=True, high_open=True)
+        assert info.value.param == "confidence"
+    assert check_float("confidence", np.float32(0.5), low=0, high=1, low_open=True, high_open=True) == 0.5
+    with pytest.raises(InputError, match=r"^synthetic: n must be an integer >= 1, got 2.0$"):
+        check_int("n", 2.0, low=1, where="synthetic")
+    assert check_int("n", 10**400, low=1) == 10**400  # no float conversion of integers
 
 
 def test_patience_and_fairness_stop_come_from_the_strategy():

@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..entropy import MIN_SAMPLES, estimate_entropy, resolve_method
+from ..entropy import MIN_SAMPLES, TIES, estimate_entropy, resolve_method
 from ..errors import EtalError, InputError, TiedValuesError
+from ..params import check_choice, check_float, check_int
 from .bootstrap import CI_METHODS, DESCRIPTIONS, SUBSAMPLE_SIZE, bootstrap_groups, interval
 from .inputs import as_dataset, group_values
 from .scores import dataset_resolution, entropy_deficit, entropy_gap
@@ -221,24 +222,11 @@ def _plain(value: Any) -> Any:
 def _check_settings(
     n_bootstrap: int, confidence: float, ties: str, window: int | None, method: str, ci_method: str
 ) -> None:
-    if ci_method not in CI_METHODS:
-        raise InputError(
-            f"ci_method must be one of {', '.join(map(repr, CI_METHODS))}, got {ci_method!r}",
-            param="ci_method",
-        )
-    if ties not in ("floor", "error"):
-        raise InputError(f"ties must be 'floor' or 'error', got {ties!r}", param="ties")
-    if not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 0:
-        raise InputError(
-            f"n_bootstrap must be a whole number >= 0 (0 = no intervals), got {n_bootstrap!r}",
-            param="n_bootstrap",
-        )
-    if not 0 < float(confidence) < 1:
-        raise InputError(
-            f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}", param="confidence"
-        )
-    if window is not None and (int(window) != window or window < 1):
-        raise InputError(f"window must be a whole number >= 1, got {window!r}", param="window")
+    check_choice("ci_method", ci_method, CI_METHODS)
+    check_choice("ties", ties, TIES)
+    check_int("n_bootstrap", n_bootstrap, low=0)  # 0 = no intervals
+    check_float("confidence", confidence, low=0, high=1, low_open=True, high_open=True)
+    check_int("window", window, low=1, allow_none=True)
     resolve_method(method, 100)  # raises InputError naming the valid methods
 
 

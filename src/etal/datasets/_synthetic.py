@@ -46,7 +46,7 @@ _FUNCTION_SEED = 20230403  # fixed: the target function does not change with ``s
 
 def _group_names(groups: int | Sequence[str]) -> list[str]:
     if isinstance(groups, numbers.Integral) and not isinstance(groups, bool):
-        k = check_int("synthetic: groups", groups, low=1)
+        k = check_int("groups", groups, low=1, where="synthetic")
         width = len(str(k - 1))
         return [f"g{i:0{width}d}" for i in range(k)]  # zero-padded so they sort in order
     if isinstance(groups, str) or not isinstance(groups, Sequence):
@@ -130,18 +130,18 @@ def synthetic(
     """
     names = _group_names(groups)
     k = len(names)
-    n = check_int("synthetic: n", n, low=1)
+    n = check_int("n", n, low=1, where="synthetic")
     if n < k * MIN_GROUP_ROWS:
         raise InputError(
             f"synthetic: n={n} is too small for {k} groups; every group needs at least "
             f"{MIN_GROUP_ROWS} rows, so n must be >= {k * MIN_GROUP_ROWS}"
         )
-    d = check_int("synthetic: n_features", n_features, low=1)
-    size_skew = check_float("synthetic: size_skew", size_skew, low=0.0, high=10.0)
-    spread_skew = check_float("synthetic: spread_skew", spread_skew, low=0.0, high=5.0)
-    noise = check_float("synthetic: noise", noise, low=0.0)
-    pool_fraction = check_float("synthetic: pool_fraction", pool_fraction, low=0.0, high=1.0, high_open=True)
-    seed = check_int("synthetic: seed", seed, low=0, allow_none=True)
+    d = check_int("n_features", n_features, low=1, where="synthetic")
+    size_skew = check_float("size_skew", size_skew, low=0.0, high=10.0, where="synthetic")
+    spread_skew = check_float("spread_skew", spread_skew, low=0.0, high=5.0, where="synthetic")
+    noise = check_float("noise", noise, low=0.0, where="synthetic")
+    pool_fraction = check_float("pool_fraction", pool_fraction, low=0.0, high=1.0, high_open=True, where="synthetic")
+    seed = check_int("seed", seed, low=0, allow_none=True, where="synthetic")
     rng = np.random.default_rng(seed)
 
     sizes = _group_sizes(n, k, size_skew)
