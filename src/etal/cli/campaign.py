@@ -77,8 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--structures", metavar="PATH",
                    help="CIF folder, .cif, ASE database (.db) or extxyz file; structures matched to rows by id (CIF file stem, db row id, <stem>_<frame>)")  # fmt: skip
     p.add_argument("--seed", type=_non_negative_int, default=0, help="engine seed (default 0)")
-    p.add_argument("--patience", type=_patience, default=5,
-                   help="exclude a group after this many acquisitions without an entropy increase ('none': never; default 5)")  # fmt: skip
+    p.add_argument("--patience", type=_patience, default=argparse.SUPPRESS,
+                   help="exclude a group after this many acquisitions without an entropy increase ('none': never; default: the strategy's own, 5 for ET-AL)")  # fmt: skip
     p.set_defaults(func=_init)
 
     p = cmds.add_parser("suggest", help="mark the next K picks pending and write DIR/suggestions.csv")
@@ -166,7 +166,7 @@ def _init(args) -> int:
         structure_col=args.structure_col,
         structures=args.structures,
         seed=args.seed,
-        patience=args.patience,
+        **({"patience": args.patience} if "patience" in args else {}),
     )
     counts = c.store.counts()
     with_structure = c.store.conn.execute("SELECT COUNT(*) FROM rows WHERE structure IS NOT NULL").fetchone()[0]
