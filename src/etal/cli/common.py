@@ -47,6 +47,8 @@ FLAGS: dict[str, str] = {
     "confidence": "--confidence",
     "ci_method": "--ci-method",
     "window": "--window",
+    "test_fraction": "--test-fraction",
+    "pool_size": "--pool-size",
     "method": "--method",
     "reference_group_col": "--reference-group-col",
     "reference_target_col": "--reference-target-col",
