@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .materials.structures import CRYSTAL_SYSTEMS
 from .params import check_float, check_int
 
 __all__ = [
@@ -45,10 +46,8 @@ __all__ = [
     "parse_rule_specs",
 ]
 
-#: The seven crystal systems; a grouping whose labels are all among them gets the paper's rules.
-CRYSTAL_SYSTEMS: tuple[str, ...] = (
-    "cubic", "hexagonal", "trigonal", "tetragonal", "orthorhombic", "monoclinic", "triclinic",
-)
+# A grouping whose labels are all crystal systems gets the paper's rules. The list has one
+# home, next to the space-group numbers that define the systems (re-exported here).
 
 #: The paper's depletion (§5): all unstable tetragonal, all stable orthorhombic and all
 #: unstable trigonal compounds go to the pool (target = formation energy, eV/atom).
