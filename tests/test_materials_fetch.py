@@ -273,8 +273,11 @@ def test_optimade_error_response_and_bad_arguments(monkeypatch, tmp_path, capsys
     assert "Unexpected token 'HAS' at position 9" in capsys.readouterr().err
     with pytest.raises(InputError, match="unknown OPTIMADE provider"):
         F.fetch_optimade("nowhere", filter="nelements=2")
-    with pytest.raises(InputError, match="--filter"):
+    with pytest.raises(InputError, match="needs filter=") as info:
         F.fetch_optimade("oqmd", filter=" ")
+    from etal.cli.common import cli_message
+
+    assert "needs --filter, e.g." in cli_message(info.value)  # the CLI names its flag
     monkeypatch.setattr(F, "_http_get_json", Counter({"data": "nope"}))
     with pytest.raises(F.FetchError, match="no 'data' list"):
         F.fetch_optimade("oqmd", filter="nelements=2", base_url="https://example.org/optimade/")

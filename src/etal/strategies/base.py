@@ -33,7 +33,6 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..entropy import EntropyEstimate, estimate_entropy
-from ..errors import InputError
 from ..params import check_bool, check_int
 
 __all__ = ["NAN", "REFINE_TOP", "BatchView", "Pick", "Scores", "StateView", "Strategy", "StrategyBase", "SurrogateStrategy", "select"]
@@ -236,9 +235,7 @@ def _batch_note(j: int, k: int) -> str:
 
 def select(strategy: Any, state: StateView, k: int, rng: np.random.Generator) -> list[Pick]:
     """Up to ``k`` greedy picks: ``strategy.score`` then :func:`choose`, with fantasies."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InputError(f"k must be an integer >= 1, got {k!r}")
-    k = int(k)
+    k = check_int("k", k, low=1)
     batch = BatchView(state)
     picks: list[Pick] = []
     for i in range(k):
