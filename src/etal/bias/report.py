@@ -153,18 +153,10 @@ class BiasReport:
         ]
         gap = s.get("entropy_gap")
         if gap is not None and np.isfinite(gap):
-            ci = ""
-            lo, hi = s.get("entropy_gap_ci_low"), s.get("entropy_gap_ci_high")
-            if lo is not None and np.isfinite(lo):
-                ci = f"  ({conf:.0%} CI {lo:.4f} .. {hi:.4f})"
-            lines.append(f"entropy_gap: {gap:.4f} nats{ci}")
+            lines.append(_score_line(s, "entropy_gap", conf))
             deficit = s.get("entropy_deficit")
             if deficit is not None and np.isfinite(deficit):
-                dci = ""
-                lo, hi = s.get("entropy_deficit_ci_low"), s.get("entropy_deficit_ci_high")
-                if lo is not None and np.isfinite(lo):
-                    dci = f"  ({conf:.0%} CI {lo:.4f} .. {hi:.4f})"
-                lines.append(f"entropy_deficit: {deficit:.4f} nats{dci}")
+                lines.append(_score_line(s, "entropy_deficit", conf))
             lines.append(
                 f"entropy_min: {s['entropy_min']:.4f}  entropy_max: {s['entropy_max']:.4f}  "
                 f"entropy_std: {s['entropy_std']:.4f} nats"
@@ -197,6 +189,13 @@ class BiasReport:
         lines = "".join(f"<li>{html.escape(line)}</li>" for line in self.summary_lines())
         head = html.escape(f"Bias report: entropy of {self.target!r} per {self.group!r} (nats)")
         return f"<div><strong>{head}</strong>{table}<ul>{lines}</ul></div>"
+
+
+def _score_line(summary: dict, name: str, confidence: float) -> str:
+    """``name: value nats`` with its interval (``name_ci_low`` / ``_ci_high``) when there is one."""
+    lo, hi = summary.get(f"{name}_ci_low"), summary.get(f"{name}_ci_high")
+    ci = f"  ({confidence:.0%} CI {lo:.4f} .. {hi:.4f})" if lo is not None and np.isfinite(lo) else ""
+    return f"{name}: {summary[name]:.4f} nats{ci}"
 
 
 def _plain(value: Any) -> Any:
