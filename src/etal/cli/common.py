@@ -1,5 +1,7 @@
-"""Helpers shared by the sub-commands: the data/column flags, ``--out``, text tables and
-the translation of library messages (which name Python parameters) into flags.
+"""Helpers shared by the sub-commands: data flags, ``--out``, text tables, messages in flags.
+
+The data/column flags, the output folder, text tables and the translation of library
+messages (which name Python parameters) into flags.
 
 Every command that reads a table uses :func:`add_data_arguments` and
 :func:`dataset_from_args`, so ``DATA``, ``--group-col``, ``--target-col``, ``--id-col``,
