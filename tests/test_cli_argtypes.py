@@ -55,3 +55,22 @@ def test_literal_name_lists_in_the_cli_match_their_one_home():
 
     assert tuple(_choices("run", "--estimator")) == ESTIMATORS == tuple(_choices("experiment", "--estimator"))
     assert tuple(_choices("bias", "--ties")) == TIES
+
+
+def test_bias_flag_defaults_are_bias_reports():
+    # `etal bias` keeps literal defaults (registering it must not import pandas); they must
+    # equal bias_report's, the one home of those defaults
+    from etal.bias import bias_report
+    from etal.params import default_of
+
+    for flag, param in [("--method", "method"), ("--window", "window"), ("--ties", "ties"),
+                        ("--bootstrap", "n_bootstrap"), ("--confidence", "confidence"),
+                        ("--ci-method", "ci_method"), ("--seed", "seed")]:  # fmt: skip
+        assert _default("bias", flag) == default_of(bias_report, param), flag
+
+
+def _default(command: str, flag: str):
+    from etal.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if hasattr(a, "choices") and isinstance(a.choices, dict))
+    return next(a.default for a in sub.choices[command]._actions if flag in a.option_strings)

@@ -203,8 +203,11 @@ def test_mp_structures_round_trip():
 
 
 def test_mp_query_errors():
-    with pytest.raises(InputError, match="--elements"):
+    with pytest.raises(InputError, match=r"needs elements= \(e.g. Fe,O\) or chemsys=") as info:
         F.fetch_mp()
+    from etal.cli.common import cli_message
+
+    assert "needs --elements (e.g. Fe,O) or --chemsys (e.g. Fe-O)" in cli_message(info.value)
     with pytest.raises(InputError, match="unknown element"):
         F.fetch_mp("Fe,Xx")
 

@@ -386,7 +386,7 @@ def fetch_mp(
     if chemsys:
         query["chemsys"] = chemsys.strip()
     if not query.get("elements") and not query.get("chemsys"):
-        raise InputError("fetching from the Materials Project needs --elements (e.g. Fe,O) or --chemsys (e.g. Fe-O).")
+        raise InputError("fetching from the Materials Project needs elements= (e.g. Fe,O) or chemsys= (e.g. Fe-O).")
 
     def build() -> tuple[pd.DataFrame, dict[str, Any]]:
         key = _mp_api_key(api_key)

@@ -155,7 +155,7 @@ def symmetry_dataset(structure: Structure, *, symprec: float = 0.1, angle_tolera
         raise InputError(
             f"spglib found no space group at symprec={symprec} Å, angle_tolerance="
             f"{angle_tolerance}°: {_exception_text(exc)}. Check the structure (overlapping "
-            f"atoms?) or try another --symprec."
+            f"atoms?) or try another symprec=."
         ) from None
     return SymmetryInfo(crystal_system_from_spacegroup(number), number, symbol), dataset
 
