@@ -244,7 +244,7 @@ def test_plain_frames_are_checked_by_the_data_layer_but_split_as_given():
     assert s.rules == {1: "target > 3"} and sorted(s.pool.loc[s.pool["grp"] == 1, "y"])[-4:] == [4, 5, 6, 7]
     # a Dataset of the same rows gives the same split (its validated frame)
     ds = from_frame(frame, group_col="grp", target_col="y", id_col="id", feature_cols=["x"])
-    kw = dict(rules={"a": "target > 3"}, test_fraction=0.25, pool_size=8, seed=2)
+    kw = {"rules": {"a": "target > 3"}, "test_fraction": 0.25, "pool_size": 8, "seed": 2}
     a, b = biased_split(frame, group_col="grp", target_col="y", **kw), biased_split(ds, **kw)
     for p, q in ((a.labelled, b.labelled), (a.pool, b.pool), (a.test, b.test)):
         assert p["id"].tolist() == q["id"].tolist()

@@ -165,9 +165,12 @@ class Campaign:
             "pool_source": ds.pool_source,
             "pool_sha256": ds.pool_sha256,
             "engine": {
-                "strategy": strategy, "estimator": default_of(ETAL, "estimator"), "patience": patience,
-                "seed": int(seed), "surrogate": default_of(ETAL, "surrogate"),
-            },  # fmt: skip
+                "strategy": strategy,
+                "estimator": default_of(ETAL, "estimator"),
+                "patience": patience,
+                "seed": int(seed),
+                "surrogate": default_of(ETAL, "surrogate"),
+            },
         }
         store = CampaignStore(folder, create=True)
         try:

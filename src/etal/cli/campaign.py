@@ -18,8 +18,6 @@ from .argtypes import int_at_least, patience, positive_float
 from .common import print_table
 
 
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "campaign",

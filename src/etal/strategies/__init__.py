@@ -17,7 +17,13 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .registry import DEFAULT_STRATEGY, STRATEGIES, is_deterministic, make_strategy, strategy_class
+from .registry import (
+    DEFAULT_STRATEGY,
+    STRATEGIES,
+    is_deterministic,
+    make_strategy,
+    strategy_class,
+)
 
 _EXPORTS = {
     "Pick": "base", "Scores": "base", "StateView": "base", "Strategy": "base", "StrategyBase": "base",
