@@ -361,7 +361,7 @@ def test_input_errors_are_clear() -> None:
         expected_entropy(x, [0.0], [1.0], n_nodes=0)
     with pytest.raises(InputError, match="chunk_size"):
         expected_entropy(x, [0.0], [1.0], chunk_size=1.5)
-    with pytest.raises(InputError, match="resolution must be a positive"):
+    with pytest.raises(InputError, match="resolution must be a finite number > 0"):
         expected_entropy(x, [0.0], [1.0], resolution=-1.0)
     with pytest.raises(InputError, match="sorted ascending"):
         entropy_after_insertion(np.sort(x)[::-1].copy(), [0.0])

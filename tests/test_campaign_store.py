@@ -237,6 +237,18 @@ def test_patience_excludes_groups_from_the_stored_history(camp):
     assert set(pool_frame["_group"]) == {"g1"}
 
 
+def test_patience_and_fairness_stop_default_to_the_strategy(tmp_path, camp):
+    # like ETAL, etal run and the experiment: ET-AL excludes after 5, a baseline never
+    assert camp.meta["engine"]["patience"] == 5 and camp.excluded_groups() == set()
+    table = grouped_table()
+    rnd = Campaign.init(tmp_path / "rnd", table, group_col="grp", target_col="y", id_col="id",
+                        feature_cols=["x0", "x1"], strategy="random")  # fmt: skip
+    assert rnd.meta["engine"]["patience"] is None and rnd.meta["engine"]["strategy"] == "random"
+    assert rnd._engine().strategy.fairness_stop is False and camp._engine().strategy.fairness_stop is True
+    with pytest.raises(InputError, match="patience must be an integer >= 1 or None"):
+        Campaign.init(tmp_path / "bad", table, group_col="grp", target_col="y", patience=0)
+
+
 def test_run_waits_for_rows_another_live_process_is_calculating(camp):
     import threading
 

@@ -14,7 +14,7 @@ from etal.engine import ETAL, ProgressEvent
 from etal.entropy import estimate_entropy
 from etal.errors import InputError
 from etal.oracles import LookupOracle
-from etal.params import check_choice, check_int
+from etal.params import check_choice, check_float, check_int
 from etal.strategies import STRATEGIES, make_strategy
 from etal.surrogate import available_surrogates, make_surrogate
 
@@ -89,6 +89,20 @@ def test_strategy_never_reads_pool_labels(name):
     assert a.selected == b.selected == c.selected == d.selected
 
 
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_declared_determinism_is_true(name):
+    # the experiment runs a strategy declared deterministic once per split: its picks must
+    # not depend on the generator (every group here has >= MIN_GP_ROWS labelled rows);
+    # a strategy declared random must really use it
+    from etal.strategies import is_deterministic
+
+    loop = make(strategy=name).start(*tables()[:2])
+    picks = {tuple(p.id for p in loop.strategy.select(loop.state, 3, np.random.default_rng(s))) for s in range(6)}
+    assert (len(picks) == 1) == is_deterministic(name, "quadrature")
+    if loop.strategy.uses_estimator:
+        assert not is_deterministic(name, "mc")
+
+
 def test_loop_state_implements_the_state_view_protocol():
     from etal.strategies import StateView
 
@@ -122,6 +136,15 @@ def test_params_message_format():
     assert check_int("n", np.int64(3), low=0) == 3 and check_int("n", None, allow_none=True) is None
     with pytest.raises(InputError, match=r"^estimator must be one of 'quadrature', 'mc', got 'exact'$"):
         check_choice("estimator", "exact", ("quadrature", "mc"))
+    # open bounds, whose parameter it is, and param= for the CLI's flag
+    for bad in (0.0, 1.0, float("nan"), "0.5"):
+        with pytest.raises(InputError, match=r"^confidence must be a finite number > 0 and < 1, got ") as info:
+            check_float("confidence", bad, low=0, high=1, low_open=True, high_open=True)
+        assert info.value.param == "confidence"
+    assert check_float("confidence", np.float32(0.5), low=0, high=1, low_open=True, high_open=True) == 0.5
+    with pytest.raises(InputError, match=r"^synthetic: n must be an integer >= 1, got 2.0$"):
+        check_int("n", 2.0, low=1, where="synthetic")
+    assert check_int("n", 10**400, low=1) == 10**400  # no float conversion of integers
 
 
 def test_patience_and_fairness_stop_come_from_the_strategy():

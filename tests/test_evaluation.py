@@ -164,7 +164,7 @@ def test_per_seed_training_sets(data) -> None:
         (dict(models=["xgboost"]), "unknown model"),
         (dict(targets=["nope"]), "no column"),
         (dict(group_col="nope"), "no column"),
-        (dict(seeds=0), "positive"),
+        (dict(seeds=0), "seeds must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_arguments_raise_input_error(data, change, match) -> None:

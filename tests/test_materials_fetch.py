@@ -203,8 +203,11 @@ def test_mp_structures_round_trip():
 
 
 def test_mp_query_errors():
-    with pytest.raises(InputError, match="--elements"):
+    with pytest.raises(InputError, match=r"needs elements= \(e.g. Fe,O\) or chemsys=") as info:
         F.fetch_mp()
+    from etal.cli.common import cli_message
+
+    assert "needs --elements (e.g. Fe,O) or --chemsys (e.g. Fe-O)" in cli_message(info.value)
     with pytest.raises(InputError, match="unknown element"):
         F.fetch_mp("Fe,Xx")
 
@@ -273,8 +276,11 @@ def test_optimade_error_response_and_bad_arguments(monkeypatch, tmp_path, capsys
     assert "Unexpected token 'HAS' at position 9" in capsys.readouterr().err
     with pytest.raises(InputError, match="unknown OPTIMADE provider"):
         F.fetch_optimade("nowhere", filter="nelements=2")
-    with pytest.raises(InputError, match="--filter"):
+    with pytest.raises(InputError, match="needs filter=") as info:
         F.fetch_optimade("oqmd", filter=" ")
+    from etal.cli.common import cli_message
+
+    assert "needs --filter, e.g." in cli_message(info.value)  # the CLI names its flag
     monkeypatch.setattr(F, "_http_get_json", Counter({"data": "nope"}))
     with pytest.raises(F.FetchError, match="no 'data' list"):
         F.fetch_optimade("oqmd", filter="nelements=2", base_url="https://example.org/optimade/")

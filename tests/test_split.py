@@ -223,3 +223,28 @@ def test_paper_split_on_oqmd8(tmp_path):
     paths = s.save(tmp_path)
     assert {p.name for p in paths} == {"labelled.csv", "pool.csv", "test.csv", "split_summary.csv", "split.json"}
     assert len(pd.read_csv(tmp_path / "pool.csv")) == 1000
+
+
+def test_plain_frames_are_checked_by_the_data_layer_but_split_as_given():
+    from etal.data import from_frame
+
+    frame = small_frame()
+    # the same messages as etal.data (file/column/rows named), not a split-only wording
+    bad = frame.assign(y=frame["y"].astype(object).where(frame["id"] != 3, "n/a"))
+    with pytest.raises(InputError, match=r"target column 'y' has non-numeric values at .*row 4.*'n/a'"):
+        biased_split(bad, group_col="grp", target_col="y")
+    with pytest.raises(InputError, match=r"group column 'grp' is empty at .*row 2"):
+        biased_split(frame.assign(grp=frame["grp"].where(frame["id"] != 1, " ")), group_col="grp", target_col="y")
+    with pytest.raises(InputError, match="duplicate"):
+        biased_split(frame.assign(id=0), group_col="grp", target_col="y")
+    # outputs unchanged: the caller's columns, labels (ints stay ints) and row order
+    ints = frame.assign(grp=frame["grp"].map({"a": 1, "b": 2, "c": 3}), note="text")
+    s = biased_split(ints, group_col="grp", target_col="y", rules={"1": "target > 3"}, test_fraction=0.0, pool_size=6)
+    assert list(s.labelled.columns) == list(ints.columns) and set(s.pool["grp"]) <= {1, 2, 3}
+    assert s.rules == {1: "target > 3"} and sorted(s.pool.loc[s.pool["grp"] == 1, "y"])[-4:] == [4, 5, 6, 7]
+    # a Dataset of the same rows gives the same split (its validated frame)
+    ds = from_frame(frame, group_col="grp", target_col="y", id_col="id", feature_cols=["x"])
+    kw = {"rules": {"a": "target > 3"}, "test_fraction": 0.25, "pool_size": 8, "seed": 2}
+    a, b = biased_split(frame, group_col="grp", target_col="y", **kw), biased_split(ds, **kw)
+    for p, q in ((a.labelled, b.labelled), (a.pool, b.pool), (a.test, b.test)):
+        assert p["id"].tolist() == q["id"].tolist()

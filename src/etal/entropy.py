@@ -25,10 +25,12 @@ from typing import Literal
 import numpy as np
 
 from .errors import ConstantValuesError, InputError, TiedValuesError, TooFewValuesError
+from .params import check_choice
 
 __all__ = [
     "METHODS",
     "MIN_SAMPLES",
+    "TIES",
     "EntropyEstimate",
     "count_ties",
     "data_resolution",
@@ -47,6 +49,8 @@ MIN_SAMPLES: int = 5
 
 Method = Literal["auto", "vasicek", "van es", "ebrahimi", "correa"]
 TiePolicy = Literal["floor", "error"]
+#: The tie policies (``ties=``) every estimator accepts.
+TIES: tuple[str, ...] = ("floor", "error")
 
 
 def window_length(n: int) -> int:
@@ -254,8 +258,7 @@ def estimate_entropy(
     x = np.sort(_clean(values))
     n = x.size
     tied = count_ties(x)
-    if ties not in ("floor", "error"):
-        raise InputError(f"ties must be 'floor' or 'error', got {ties!r}")
+    check_choice("ties", ties, TIES)
     if ties == "error" and tied:
         dup = x[1:][np.diff(x) == 0][:3].tolist()
         raise TiedValuesError(

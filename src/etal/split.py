@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .materials.structures import CRYSTAL_SYSTEMS
+from .params import check_float, check_int
 
 __all__ = [
     "CRYSTAL_SYSTEMS",
@@ -44,10 +46,8 @@ __all__ = [
     "parse_rule_specs",
 ]
 
-#: The seven crystal systems; a grouping whose labels are all among them gets the paper's rules.
-CRYSTAL_SYSTEMS: tuple[str, ...] = (
-    "cubic", "hexagonal", "trigonal", "tetragonal", "orthorhombic", "monoclinic", "triclinic",
-)
+# A grouping whose labels are all crystal systems gets the paper's rules. The list has one
+# home, next to the space-group numbers that define the systems (re-exported here).
 
 #: The paper's depletion (§5): all unstable tetragonal, all stable orthorhombic and all
 #: unstable trigonal compounds go to the pool (target = formation energy, eV/atom).
@@ -351,29 +351,32 @@ class Split:
         )
 
 
-def _frame_and_columns(data, group_col, target_col) -> tuple[pd.DataFrame, str, str]:
-    if hasattr(data, "frame") and hasattr(data, "group_col"):  # etal.data.Dataset
+def _frame_and_columns(data, group_col, target_col) -> tuple[pd.DataFrame, str, str, np.ndarray]:
+    """(frame, group_col, target_col, target as float64). A plain DataFrame is checked by
+    :func:`etal.data.validate.validate_table` (the one home of the checks: columns present,
+    target numeric and finite, groups present, ids unique) but split as given, so its
+    rows, group labels and columns stay the caller's."""
+    if hasattr(data, "frame") and hasattr(data, "group_col"):  # etal.data.Dataset: validated
         frame = data.frame
         group_col = group_col or data.group_col
         target_col = target_col or data.target_col
+        if target_col in frame.columns and group_col in frame.columns:
+            return frame, group_col, target_col, frame[target_col].to_numpy(dtype=float)
+        source = data.source
     elif isinstance(data, pd.DataFrame):
         frame = data
         meta = frame.attrs.get("etal", {}) if isinstance(frame.attrs, dict) else {}
         group_col = group_col or meta.get("group")
         target_col = target_col or meta.get("target")
+        source = "<DataFrame>"
     else:
         raise InputError(
             f"biased_split needs a Dataset or a pandas DataFrame, got {type(data).__name__}"
         )
-    if not group_col or not target_col:
-        raise InputError("biased_split needs group_col= and target_col= for a plain DataFrame")
-    for role, col in (("group", group_col), ("target", target_col)):
-        if col not in frame.columns:
-            raise InputError(
-                f"{role} column {col!r} is not in the table; columns are: "
-                + ", ".join(map(str, frame.columns))
-            )
-    return frame, group_col, target_col
+    from .data.validate import validate_table
+
+    clean = validate_table(frame, source=source, group_col=group_col, target_col=target_col, feature_cols=[])
+    return frame, clean.group_col, clean.target_col, clean.frame[clean.target_col].to_numpy(dtype=float)
 
 
 def biased_split(
@@ -399,27 +402,18 @@ def biased_split(
     no rules. Deterministic for a given ``seed``. Row order inside each part follows the
     input order. The pool keeps its labels: hand them to an oracle, not to the loop.
     """
-    frame, group_col, target_col = _frame_and_columns(data, group_col, target_col)
-    if not 0 <= float(test_fraction) < 1:
-        raise InputError(f"test_fraction must be in [0, 1), got {test_fraction}")
-    if int(pool_size) != pool_size or pool_size < 0:
-        raise InputError(f"pool_size must be a non-negative integer, got {pool_size}")
-    pool_size = int(pool_size)
-    try:
-        target = pd.to_numeric(frame[target_col], errors="raise").to_numpy(dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"target column {target_col!r} must be numeric: {exc}") from exc
-    missing = np.flatnonzero(~np.isfinite(target))
+    test_fraction = check_float("test_fraction", test_fraction, low=0, high=1, high_open=True)
+    pool_size = check_int("pool_size", pool_size, low=0)
+    frame, group_col, target_col, target = _frame_and_columns(data, group_col, target_col)
+    # The one check of the split's own: no pool rows (validation allows them elsewhere).
+    missing = np.flatnonzero(np.isnan(target))
     if missing.size:
         raise InputError(
             f"biased_split needs every row labelled, but target column {target_col!r} is "
-            f"missing or non-finite in {missing.size} row(s) (e.g. rows {missing[:5].tolist()}); "
+            f"empty in {missing.size} row(s) (e.g. rows {missing[:5].tolist()}); "
             "drop them, or run ET-AL on the table's own labelled set and pool instead"
         )
     group_values = frame[group_col].to_numpy()
-    if pd.isna(group_values).any():
-        bad = np.flatnonzero(pd.isna(group_values))[:5].tolist()
-        raise InputError(f"group column {group_col!r} is empty in some rows (e.g. rows {bad})")
     groups = sorted(pd.unique(group_values), key=str)
 
     if rules is None:
@@ -458,13 +452,13 @@ def biased_split(
         if n_fill > candidates.size:
             raise InputError(
                 f"pool_size={pool_size} leaves no labelled rows: only {candidates.size + n_depleted} "
-                f"rows remain after the {n_test}-row test set; lower --pool-size or --test-fraction"
+                f"rows remain after the {n_test}-row test set; lower pool_size= or test_fraction="
             )
         in_pool[rng.choice(candidates, size=n_fill, replace=False)] = True
     is_labelled = ~is_test & ~in_pool
     if not is_labelled.any():
         raise InputError(
-            "the split leaves no labelled rows; lower --pool-size or --test-fraction, or loosen "
+            "the split leaves no labelled rows; lower pool_size= or test_fraction=, or loosen "
             "the depletion rules"
         )
 

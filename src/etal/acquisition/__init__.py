@@ -101,6 +101,7 @@ from .expected import expected_entropy
 from .improvement import expected_improvement
 from .insertion import (
     DEFAULT_N_NODES,
+    DETERMINISTIC_ESTIMATORS,
     ESTIMATORS,
     MIN_LABELLED,
     entropy_after_insertion,
@@ -108,6 +109,7 @@ from .insertion import (
 
 __all__ = [
     "DEFAULT_N_NODES",
+    "DETERMINISTIC_ESTIMATORS",
     "ESTIMATORS",
     "MIN_LABELLED",
     "entropy_after_insertion",

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ..errors import InputError
+from ..params import check_int
 from .insertion import (
     _FAR,
     _LEVEL_RATIO,
@@ -19,7 +20,6 @@ from .insertion import (
     DEFAULT_N_NODES,
     ESTIMATORS,
     _make_evaluator,
-    _positive_int,
     _posterior,
     _resolution,
     _sorted_labelled,
@@ -72,12 +72,12 @@ def expected_entropy(labelled: np.ndarray, mu: np.ndarray, sigma: np.ndarray, es
     mu, sigma = mu.ravel(), sigma.ravel()
     mean, var = np.empty(mu.size), np.empty(mu.size)
     if name == "mc":
-        n_samples = _positive_int(n_samples, "n_samples", 2)
-        chunk = max(1, (1 << 20) // n_samples) if chunk_size is None else _positive_int(chunk_size, "chunk_size", 1)
+        n_samples = check_int("n_samples", n_samples, low=2)
+        chunk = max(1, (1 << 20) // n_samples) if chunk_size is None else check_int("chunk_size", chunk_size, low=1)
         mean, var = mc_moments(evaluate, mu, sigma, n_samples, seed, chunk)
     else:
-        n_nodes = DEFAULT_N_NODES if n_nodes is None else _positive_int(n_nodes, "n_nodes", 2)
-        chunk = 32768 if chunk_size is None else _positive_int(chunk_size, "chunk_size", 1)
+        n_nodes = DEFAULT_N_NODES if n_nodes is None else check_int("n_nodes", n_nodes, low=2)
+        chunk = 32768 if chunk_size is None else check_int("chunk_size", chunk_size, low=1)
         low, high = float(x[0]), float(x[-1])
         # The ladder starts at half the mean spacing, or higher if no candidate needs it.
         base = half_spacing = 0.5 * max((high - low) / (x.size - 1), res)

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.special import erfcx, ndtr
 
 from ..errors import InputError
-from .insertion import _float_array, _positions
+from .insertion import _float_pair, _positions
 
 __all__ = ["expected_improvement"]
 
@@ -31,12 +31,7 @@ def expected_improvement(mean: np.ndarray, std: np.ndarray, incumbent: float) ->
     max(mean - incumbent, 0). Evaluated without cancellation for z << 0 (underflows to 0
     only below z ~ -38).
     """
-    mean = _float_array(mean, "mean (expected entropies)")
-    std = _float_array(std, "std (entropy standard deviations)")
-    try:
-        mean, std = np.broadcast_arrays(mean, std)
-    except ValueError as exc:
-        raise InputError(f"mean and std must have the same shape, got {mean.shape} and {std.shape}") from exc
+    mean, std = _float_pair(mean, std, ("mean", "std"), ("expected entropies", "entropy standard deviations"))
     try:
         incumbent = float(incumbent)
     except (TypeError, ValueError) as exc:

@@ -18,12 +18,14 @@ from ..entropy import (
     window_length,
 )
 from ..errors import ConstantValuesError, InputError, TooFewValuesError
-from ..params import check_int
+from ..params import check_float
 
-__all__ = ["DEFAULT_N_NODES", "ESTIMATORS", "MIN_LABELLED", "entropy_after_insertion"]
+__all__ = ["DEFAULT_N_NODES", "DETERMINISTIC_ESTIMATORS", "ESTIMATORS", "MIN_LABELLED", "entropy_after_insertion"]
 
 #: Estimators accepted by :func:`expected_entropy`.
 ESTIMATORS: tuple[str, ...] = ("quadrature", "mc")
+#: The estimators that draw no random numbers ("mc" samples from the caller's generator).
+DETERMINISTIC_ESTIMATORS: tuple[str, ...] = ("quadrature",)
 #: Gauss-Hermite nodes per smoothing step of the quadrature estimator.
 DEFAULT_N_NODES: int = 6
 #: Smallest labelled sample: with one value added the estimators need n' >= 5.
@@ -308,22 +310,20 @@ def _resolution(sorted_x: np.ndarray, resolution: float | None) -> float:
                 "floor (their smallest positive gap) is undefined; pass resolution=<the "
                 "smallest difference that matters, in the data's units> to score candidates")
         return res
+    return check_float("resolution", resolution, low=0, low_open=True)
+
+
+def _float_pair(a, b, names: tuple[str, str], whats: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Two numeric arrays of one shape (broadcast), e.g. means and their standard deviations."""
+    a, b = _float_array(a, f"{names[0]} ({whats[0]})"), _float_array(b, f"{names[1]} ({whats[1]})")
     try:
-        res = float(resolution)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"resolution must be a positive number, got {resolution!r}") from exc
-    if not (math.isfinite(res) and res > 0):
-        raise InputError(f"resolution must be a positive finite number, got {resolution!r}")
-    return res
+        return tuple(np.broadcast_arrays(a, b))
+    except ValueError as exc:
+        raise InputError(f"{names[0]} and {names[1]} must have the same shape, got {a.shape} and {b.shape}") from exc
 
 
 def _posterior(mu, sigma) -> tuple[np.ndarray, np.ndarray]:
-    mu = _float_array(mu, "mu (posterior means)")
-    sigma = _float_array(sigma, "sigma (posterior standard deviations)")
-    try:
-        mu, sigma = np.broadcast_arrays(mu, sigma)
-    except ValueError as exc:
-        raise InputError(f"mu and sigma must have the same shape, got {mu.shape} and {sigma.shape}") from exc
+    mu, sigma = _float_pair(mu, sigma, ("mu", "sigma"), ("posterior means", "posterior standard deviations"))
     bad = ~np.isfinite(mu)
     if bad.any():
         raise InputError(
@@ -336,10 +336,6 @@ def _posterior(mu, sigma) -> tuple[np.ndarray, np.ndarray]:
             f"at candidate(s) {_positions(bad)} (e.g. {sigma[bad][:3].tolist()}); check the "
             "surrogate's predictive standard deviations")
     return mu, sigma
-
-
-def _positive_int(value, what: str, minimum: int) -> int:
-    return check_int(what, value, low=minimum)
 
 
 # --------------------------------------------------------------------------- exact update

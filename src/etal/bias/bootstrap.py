@@ -155,14 +155,27 @@ def bootstrap_entropies(
     The spacing floor is the original sample's ``resolution`` for every resample.
     """
     n = sorted_values.size
+
+    def resample(rows: int) -> np.ndarray:
+        idx = rng.integers(0, n, size=(rows, n))
+        # Indices into sorted data, sorted, give sorted resamples without sorting floats.
+        idx.sort(axis=1)
+        return sorted_values[idx]
+
+    return _in_batches(resample, n_bootstrap, n, method, window, resolution, tick)
+
+
+def _in_batches(
+    resample: Callable[[int], np.ndarray], n_bootstrap: int, n: int, method: str, window: int,
+    resolution: float, tick: Callable[[int], None] | None,
+) -> np.ndarray:
+    """Entropies (nats) of ``n_bootstrap`` resamples of size ``n`` drawn ``rows`` at a time by
+    ``resample(rows)`` (sorted along axis 1), so memory stays near ``_BATCH_ELEMENTS`` floats."""
     rows = max(1, _BATCH_ELEMENTS // n)
     out = np.empty(n_bootstrap)
     for start in range(0, n_bootstrap, rows):
         stop = min(start + rows, n_bootstrap)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        # Indices into sorted data, sorted, give sorted resamples without sorting floats.
-        idx.sort(axis=1)
-        out[start:stop] = entropy_of_sorted(sorted_values[idx], method, window, resolution)
+        out[start:stop] = entropy_of_sorted(resample(stop - start), method, window, resolution)
         if tick is not None:
             tick(stop - start)
     return out
@@ -232,18 +245,15 @@ def smoothed_bootstrap_entropies(
     with replacement plus N(0, ``bandwidth``^2) jitter. Indices and jitter come from
     two streams, so the result does not depend on the batch size."""
     n = sorted_values.size
-    rows = max(1, _BATCH_ELEMENTS // n)
-    out = np.empty(n_bootstrap)
-    for start in range(0, n_bootstrap, rows):
-        stop = min(start + rows, n_bootstrap)
-        idx = index_rng.integers(0, n, size=(stop - start, n))
-        resample = sorted_values[idx] + bandwidth * noise_rng.standard_normal((stop - start, n))
-        resample.sort(axis=1)
+
+    def resample(rows: int) -> np.ndarray:
+        idx = index_rng.integers(0, n, size=(rows, n))
+        out = sorted_values[idx] + bandwidth * noise_rng.standard_normal((rows, n))
+        out.sort(axis=1)
         # The floor only matters for exact float ties, which jitter makes improbable.
-        out[start:stop] = entropy_of_sorted(resample, method, window, resolution)
-        if tick is not None:
-            tick(stop - start)
-    return out
+        return out
+
+    return _in_batches(resample, n_bootstrap, n, method, window, resolution, tick)
 
 
 def interval(

@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..entropy import MIN_SAMPLES, estimate_entropy, resolve_method
+from ..entropy import MIN_SAMPLES, TIES, estimate_entropy, resolve_method
 from ..errors import EtalError, InputError, TiedValuesError
+from ..params import check_choice, check_float, check_int
 from .bootstrap import CI_METHODS, DESCRIPTIONS, SUBSAMPLE_SIZE, bootstrap_groups, interval
 from .inputs import as_dataset, group_values
 from .scores import dataset_resolution, entropy_deficit, entropy_gap
@@ -153,15 +154,10 @@ class BiasReport:
         gap = s.get("entropy_gap")
         if gap is not None and np.isfinite(gap):
             # D first: it moves whenever any group gains diversity; the gap follows
-            for name, text in (("entropy_deficit", "entropy_deficit (D, mean of max - h)"), ("entropy_gap", "entropy_gap (max - min)")):
+            for name in ("entropy_deficit", "entropy_gap"):
                 value = s.get(name)
-                if value is None or not np.isfinite(value):
-                    continue
-                ci = ""
-                lo, hi = s.get(f"{name}_ci_low"), s.get(f"{name}_ci_high")
-                if lo is not None and np.isfinite(lo):
-                    ci = f"  ({conf:.0%} CI {lo:.4f} .. {hi:.4f})"
-                lines.append(f"{text}: {value:.4f} nats{ci}")
+                if value is not None and np.isfinite(value):
+                    lines.append(_score_line(s, name, conf))
             lines.append(
                 f"entropy_min: {s['entropy_min']:.4f}  entropy_max: {s['entropy_max']:.4f}  "
                 f"entropy_std: {s['entropy_std']:.4f} nats"
@@ -196,24 +192,12 @@ class BiasReport:
         return f"<div><strong>{head}</strong>{table}<ul>{lines}</ul></div>"
 
 
-def _plain(value: Any) -> Any:
-    """pandas/NumPy scalar -> plain Python; missing -> None."""
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple, dict, np.ndarray)):
-        return value
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
+def _score_line(summary: dict, name: str, confidence: float) -> str:
+    """``name: value nats`` with its interval (``name_ci_low`` / ``_ci_high``) when there is one."""
+    lo, hi = summary.get(f"{name}_ci_low"), summary.get(f"{name}_ci_high")
+    ci = f"  ({confidence:.0%} CI {lo:.4f} .. {hi:.4f})" if lo is not None and np.isfinite(lo) else ""
+    label = {"entropy_deficit": "entropy_deficit (D, mean of max - h)", "entropy_gap": "entropy_gap (max - min)"}
+    return f"{label.get(name, name)}: {summary[name]:.4f} nats{ci}"
 
 
 def _plain(value: Any) -> Any:
@@ -239,24 +223,11 @@ def _plain(value: Any) -> Any:
 def _check_settings(
     n_bootstrap: int, confidence: float, ties: str, window: int | None, method: str, ci_method: str
 ) -> None:
-    if ci_method not in CI_METHODS:
-        raise InputError(
-            f"ci_method must be one of {', '.join(map(repr, CI_METHODS))}, got {ci_method!r}",
-            param="ci_method",
-        )
-    if ties not in ("floor", "error"):
-        raise InputError(f"ties must be 'floor' or 'error', got {ties!r}", param="ties")
-    if not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 0:
-        raise InputError(
-            f"n_bootstrap must be a whole number >= 0 (0 = no intervals), got {n_bootstrap!r}",
-            param="n_bootstrap",
-        )
-    if not 0 < float(confidence) < 1:
-        raise InputError(
-            f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}", param="confidence"
-        )
-    if window is not None and (int(window) != window or window < 1):
-        raise InputError(f"window must be a whole number >= 1, got {window!r}", param="window")
+    check_choice("ci_method", ci_method, CI_METHODS)
+    check_choice("ties", ties, TIES)
+    check_int("n_bootstrap", n_bootstrap, low=0)  # 0 = no intervals
+    check_float("confidence", confidence, low=0, high=1, low_open=True, high_open=True)
+    check_int("window", window, low=1, allow_none=True)
     resolve_method(method, 100)  # raises InputError naming the valid methods
 
 

@@ -1,5 +1,7 @@
-"""Persistent ET-AL campaigns: a folder that remembers rows, suggestions, labels and entropies,
-and runs a calculator (EMT, CHGNet or the user's own program) in the loop.
+"""Persistent ET-AL campaigns: a folder that remembers everything, with a calculator in the loop.
+
+The folder keeps rows, suggestions, labels and entropies, and runs a calculator (EMT,
+CHGNet or the user's own program) in the loop.
 
 * :class:`Campaign` (:mod:`.campaign`): init, suggest, ingest, status, export, run;
 * :mod:`.store`: the SQLite store (WAL, one transaction per state change, leases);

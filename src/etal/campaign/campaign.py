@@ -21,13 +21,14 @@ import pandas as pd
 
 from ..bias.scores import entropy_deficit, entropy_gap
 from ..errors import InputError
+from ..params import check_int, default_of
+from ..strategies import DEFAULT_STRATEGY, strategy_class
 from .store import DB_NAME, CampaignStore
 
 __all__ = ["SUGGESTIONS_FILE", "Campaign", "CampaignWarning", "IngestReport"]
 
 SUGGESTIONS_FILE = "suggestions.csv"
 FIGURE_STEM = "entropy_per_group"
-_ENGINE_DEFAULTS = {"strategy": "etal", "estimator": "quadrature", "patience": 5, "seed": 0, "surrogate": "gp"}
 
 
 class CampaignWarning(UserWarning):
@@ -92,8 +93,8 @@ class Campaign:
         structure_col: str | None = None,
         structures: str | os.PathLike | None = None,
         seed: int = 0,
-        patience: int | None = 5,
-        strategy: str = "etal",
+        patience: int | str | None = "default",
+        strategy: str = DEFAULT_STRATEGY,
     ) -> Campaign:
         """Create a campaign in ``folder`` from a table (rows with an empty target are the pool).
 
@@ -104,14 +105,17 @@ class Campaign:
         :func:`etal.materials.read_structures`; each structure goes to the row whose id is
         its id there (CIF file stem, database row id, ``<stem>_<frame>``), for rows without
         one from ``structure_col``; stored as a structure JSON.
-        ``seed``, ``patience`` and ``strategy`` configure the engine for every suggestion.
+        ``seed``, ``patience`` and ``strategy`` configure the engine for every suggestion;
+        ``patience`` defaults to the strategy's own (5 for ET-AL, never for the baselines).
         """
         from ..data import load_data
         from ..provenance import write_manifest
 
-        if patience is not None and not (isinstance(patience, int) and patience >= 1):
-            raise InputError(f"patience must be a whole number >= 1 or None, got {patience!r}")
-        _engine_class()(group_col="g", target_col="t", feature_cols=[], strategy=strategy, seed=seed)  # checks both
+        ETAL = _engine_class()
+        ETAL(group_col="g", target_col="t", feature_cols=[], strategy=strategy, seed=seed)  # checks both
+        if patience == "default":  # the strategy's own (5 for ET-AL, never for the baselines)
+            patience = strategy_class(strategy).patience
+        check_int("patience", patience, low=1, allow_none=True)
         folder = Path(folder)
         db = folder / DB_NAME
         if db.exists():
@@ -160,7 +164,13 @@ class Campaign:
             "sha256": ds.sha256,
             "pool_source": ds.pool_source,
             "pool_sha256": ds.pool_sha256,
-            "engine": {**_ENGINE_DEFAULTS, "seed": int(seed), "patience": patience, "strategy": strategy},
+            "engine": {
+                "strategy": strategy,
+                "estimator": default_of(ETAL, "estimator"),
+                "patience": patience,
+                "seed": int(seed),
+                "surrogate": default_of(ETAL, "surrogate"),
+            },
         }
         store = CampaignStore(folder, create=True)
         try:
@@ -242,8 +252,7 @@ class Campaign:
             surrogate=eng["surrogate"],
             patience=None,  # the campaign applies the stop rule from its whole history
             seed=int(eng["seed"]) + self.store.n_acquired(),
-            progress=False,
-            fairness_stop=eng["strategy"] == "etal",
+            progress=False,  # the fairness stop: the strategy's own (on for ET-AL)
         )
 
     def propose(self, k: int) -> tuple[list[dict[str, Any]], str | None]:
@@ -272,8 +281,7 @@ class Campaign:
         batch number, so the file is the list of rows waiting for a label.
         The returned frame has ``attrs["stop_reason"]`` when no pick was possible.
         """
-        if not (isinstance(k, (int, np.integer)) and k >= 1):
-            raise InputError(f"k must be a whole number >= 1, got {k!r}")
+        check_int("k", k, low=1)
         picks, reason = self.propose(int(k))
         added = set(self.store.add_suggestions(picks))
         table = self.suggestions()

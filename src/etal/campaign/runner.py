@@ -33,7 +33,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InputError
+from ..params import check_float, check_int
 from .calculators.base import CalculationError
 from .calculators.registry import make_calculator
 from .store import CampaignStore, new_owner
@@ -142,10 +142,8 @@ def run_campaign(
     """
     for name, value, low in (("budget", budget, 0), ("workers", workers, 1), ("max_attempts", max_attempts, 1),
                              ("max_consecutive_failures", max_consecutive_failures, 1)):  # fmt: skip
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise InputError(f"{name} must be a whole number >= {low}, got {value!r}")
-    if not lease_seconds > 0:
-        raise InputError(f"lease_seconds must be positive, got {lease_seconds!r}")
+        check_int(name, value, low=low)
+    check_float("lease_seconds", lease_seconds, low=0, low_open=True)
     workdir = campaign.folder / "work"
     workdir.mkdir(exist_ok=True)
     calc = make_calculator(calculator, workdir=workdir, **(calculator_options or {}))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..entropy import METHODS
+from ..entropy import METHODS, TIES
 
 _TABLE_SHOWN = (
     "group", "n", "entropy", "ci_low", "ci_high", "rank", "status", "ties",
@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="window half-width for every group (default: floor(sqrt(n)+0.5) per group)",
     )
     est.add_argument(
-        "--ties", default="floor", choices=("floor", "error"),
+        "--ties", default="floor", choices=TIES,
         help="tied values: floor zero spacings at the data's resolution, or stop with an error",
     )
     est.add_argument(

@@ -14,41 +14,8 @@ import warnings
 from pathlib import Path
 
 from ..errors import InputError
+from .argtypes import int_at_least, patience, positive_float
 from .common import print_table
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
-
-
-def _patience(text: str):
-    return None if text.strip().lower() in ("none", "off") else _positive_int(text)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,14 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="column holding each row's structure: a file path (relative to DATA's folder), CIF text or structure JSON")  # fmt: skip
     p.add_argument("--structures", metavar="PATH",
                    help="CIF folder, .cif, ASE database (.db) or extxyz file; structures matched to rows by id (CIF file stem, db row id, <stem>_<frame>)")  # fmt: skip
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="engine seed (default 0)")
-    p.add_argument("--patience", type=_patience, default=5,
-                   help="exclude a group after this many acquisitions without an entropy increase ('none': never; default 5)")  # fmt: skip
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="engine seed (default 0)")
+    p.add_argument("--patience", type=patience(None), default=argparse.SUPPRESS,
+                   help="exclude a group after this many acquisitions without an entropy increase ('none': never; default: the strategy's own, 5 for ET-AL)")  # fmt: skip
     p.set_defaults(func=_init)
 
     p = cmds.add_parser("suggest", help="mark the next K picks pending and write DIR/suggestions.csv")
     p.add_argument("dir", metavar="DIR", type=Path)
-    p.add_argument("-k", type=_positive_int, default=1, help="number of new picks (default 1)")
+    p.add_argument("-k", type=int_at_least(1), default=1, help="number of new picks (default 1)")
     p.set_defaults(func=_suggest)
 
     p = cmds.add_parser("ingest", help="add labels from a table of id and target (all or nothing)")
@@ -99,24 +66,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dir", metavar="DIR", type=Path)
     p.add_argument("--calculator", required=True, metavar="NAME",
                    help="emt, chgnet or 'command:TEMPLATE' ({structure} = structure file path, {id} = row id; no shell)")  # fmt: skip
-    p.add_argument("--budget", required=True, type=_non_negative_int, metavar="N",
+    p.add_argument("--budget", required=True, type=int_at_least(0), metavar="N",
                    help="stop when the campaign holds N acquired labels in all (earlier runs and ingest count)")  # fmt: skip
     p.add_argument(
-        "--workers", type=_positive_int, default=1, metavar="W", help="calculations at once (process pool; default 1)"
+        "--workers", type=int_at_least(1), default=1, metavar="W", help="calculations at once (process pool; default 1)"
     )
     p.add_argument(
-        "--max-attempts", type=_positive_int, default=3, help="tries per row before it is failed (default 3)"
+        "--max-attempts", type=int_at_least(1), default=3, help="tries per row before it is failed (default 3)"
     )
     p.add_argument(
-        "--timeout", type=_positive_float, metavar="S", help="command: seconds per calculation (default 3600)"
+        "--timeout", type=positive_float, metavar="S", help="command: seconds per calculation (default 3600)"
     )
     p.add_argument("--relax", choices=("none", "positions", "full"), help="emt/chgnet: relaxation (default none)")
     p.add_argument(
-        "--fmax", type=_positive_float, metavar="EV_PER_A", help="emt/chgnet: force threshold, eV/Å (default 0.05)"
+        "--fmax", type=positive_float, metavar="EV_PER_A", help="emt/chgnet: force threshold, eV/Å (default 0.05)"
     )
-    p.add_argument("--steps", type=_positive_int, help="emt/chgnet: optimiser step limit (default 200)")
+    p.add_argument("--steps", type=int_at_least(1), help="emt/chgnet: optimiser step limit (default 200)")
     p.add_argument("--optimizer", choices=("BFGS", "FIRE"), help="emt/chgnet: ASE optimiser (default BFGS)")
-    p.add_argument("--lease", type=_positive_float, default=600.0, metavar="S",
+    p.add_argument("--lease", type=positive_float, default=600.0, metavar="S",
                    help="take over a running row whose owner has been silent this long (default 600 s)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
@@ -137,9 +104,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = cmds.add_parser("demo", help="ET-AL with EMT on generated alloy structures: bias before and after")
     p.add_argument("--out", type=Path, default=Path("etal-out/campaign-demo"), metavar="DIR",
                    help="campaign folder to create (default etal-out/campaign-demo; must not hold a campaign)")  # fmt: skip
-    p.add_argument("--budget", type=_positive_int, default=40, help="labels to acquire (default 40)")
-    p.add_argument("--workers", type=_positive_int, default=1, help="EMT calculations at once (default 1)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the generated pool and the engine")
+    p.add_argument("--budget", type=int_at_least(1), default=40, help="labels to acquire (default 40)")
+    p.add_argument("--workers", type=int_at_least(1), default=1, help="EMT calculations at once (default 1)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the generated pool and the engine")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_demo)
 
@@ -166,7 +133,7 @@ def _init(args) -> int:
         structure_col=args.structure_col,
         structures=args.structures,
         seed=args.seed,
-        patience=args.patience,
+        **({"patience": args.patience} if "patience" in args else {}),
     )
     counts = c.store.counts()
     with_structure = c.store.conn.execute("SELECT COUNT(*) FROM rows WHERE structure IS NOT NULL").fetchone()[0]

@@ -1,5 +1,7 @@
-"""Helpers shared by the sub-commands: the data/column flags, ``--out``, text tables and
-the translation of library messages (which name Python parameters) into flags.
+"""Helpers shared by the sub-commands: data flags, ``--out``, text tables, messages in flags.
+
+The data/column flags, the output folder, text tables and the translation of library
+messages (which name Python parameters) into flags.
 
 Every command that reads a table uses :func:`add_data_arguments` and
 :func:`dataset_from_args`, so ``DATA``, ``--group-col``, ``--target-col``, ``--id-col``,
@@ -47,6 +49,15 @@ FLAGS: dict[str, str] = {
     "confidence": "--confidence",
     "ci_method": "--ci-method",
     "window": "--window",
+    "test_fraction": "--test-fraction",
+    "pool_size": "--pool-size",
+    "filter": "--filter",
+    "base_url": "--base-url",
+    "max_entries": "--max-entries",
+    "page_limit": "--page-limit",
+    "elements": "--elements",
+    "chemsys": "--chemsys",
+    "symprec": "--symprec",
     "method": "--method",
     "reference_group_col": "--reference-group-col",
     "reference_target_col": "--reference-target-col",

@@ -12,6 +12,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..experiment import DEMO_OUT
+    from .argtypes import n_jobs
     from .common import add_output_argument
 
     parser = sub.add_parser(
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="a reduced demo (10 acquisitions, the default strategy vs random on 2 splits, "
                         "2 models x 2 seeds): seconds")
-    parser.add_argument("--n-jobs", type=int, metavar="N", default=None,
+    parser.add_argument("--n-jobs", type=n_jobs, metavar="N", default=None,
                         help="parallel workers for the runs and the downstream fits (default: all cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=demo_command)
@@ -40,14 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def demo_command(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from ..errors import InputError
     from ..experiment import demo_config
     from .experiment import run_and_report
 
     config = demo_config(quick=args.quick)
     if args.n_jobs is not None:
-        if args.n_jobs == 0:
-            raise InputError("--n-jobs must be >= 1, or -1 for all cores")
         config = dataclasses.replace(
             config,
             run=dataclasses.replace(config.run, n_jobs=args.n_jobs),

@@ -14,29 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..errors import InputError
-
-
-def _int_arg(low: int, what: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{what} must be >= {low}, got {value}")
-        return value
-
-    return parse
-
-
-def _n_jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value == 0:
-        raise argparse.ArgumentTypeError("--n-jobs must be >= 1, or -1 for all cores")
-    return value
+from .argtypes import int_at_least, n_jobs
 
 
 def _seeds(text: str):
@@ -60,8 +38,8 @@ def add_experiment_overrides(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("overrides (take precedence over --config)")
     group.add_argument("--strategies", type=_names, metavar="LIST",
                        help=f"comma-separated strategies to compare, from {','.join(STRATEGY_NAMES)}")
-    group.add_argument("--budget", type=_int_arg(1, "--budget"), metavar="N", help="acquisitions per run")
-    group.add_argument("--batch-size", type=_int_arg(1, "--batch-size"), metavar="Q",
+    group.add_argument("--budget", type=int_at_least(1), metavar="N", help="acquisitions per run")
+    group.add_argument("--batch-size", type=int_at_least(1), metavar="Q",
                        help="rows acquired per loop iteration (1 = the paper)")
     group.add_argument("--estimator", choices=("quadrature", "mc"),
                        help="expected-entropy estimator of ET-AL (mc = the paper's Monte Carlo)")
@@ -79,7 +57,7 @@ def add_experiment_overrides(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--models", type=_names, metavar="LIST",
                        help=f"comma-separated downstream models, from {','.join(MODEL_NAMES)}")
     group.add_argument("--targets", type=_names, metavar="LIST", help="comma-separated downstream target columns")
-    group.add_argument("--n-jobs", type=_n_jobs, metavar="N",
+    group.add_argument("--n-jobs", type=n_jobs, metavar="N",
                        help="parallel workers for the runs and the downstream fits (-1 = all cores)")
     group.add_argument("--no-downstream", action="store_true", help="skip the downstream models")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

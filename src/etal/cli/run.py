@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import CheckpointError, InputError
+from .argtypes import fraction, int_at_least, patience
 
 DEFAULT_OUT = "etal-out/run"
 # Options that define a run are None when not given, so that --resume can detect conflicts;
@@ -45,37 +46,10 @@ def _defaults() -> dict:
 
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction, got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {value}")
-    return value
-
-
-def _patience(text: str) -> str | int:
-    if text.strip().lower() in ("none", "off"):
-        return "none"
-    return _positive_int(text)
+_non_negative_int = int_at_least(0)
+_positive_int = int_at_least(1)
+_fraction = fraction
+_patience = patience("none")  # ETAL's spelling of "never"
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -127,11 +127,11 @@ def _assemble(
     target_col: str | None,
     id_col: str | None,
     feature_cols: str | Sequence[str] | None,
-    pool: pd.DataFrame | None = None,
-    pool_source: str | None = None,
-    pool_sha256: str | None = None,
+    pool_path: str | os.PathLike | None = None,
 ) -> Dataset:
-    """Validate ``main`` (+ ``pool``) and wrap it, with its provenance, in a :class:`Dataset`."""
+    """Validate ``main`` (+ the pool file at ``pool_path``) and wrap it, with its
+    provenance, in a :class:`Dataset`."""
+    pool, pool_source, pool_sha256 = _read_pool(pool_path)
     clean = validate_table(
         main, source=source, group_col=group_col, target_col=target_col, id_col=id_col,
         feature_cols=feature_cols, pool=pool, pool_source=pool_source,
@@ -216,20 +216,10 @@ def load_table(
     from ..provenance import file_sha256
 
     path = Path(path)
-    frame = read_file(path)
-    pool, pool_source, pool_sha = _read_pool(pool_path)
     return _assemble(
-        frame,
-        source=str(path),
-        sha256=file_sha256(path),
-        group_col=group_col,
-        target_col=target_col,
-        id_col=id_col,
-        feature_cols=feature_cols,
-        pool=pool,
-        pool_source=pool_source,
-        pool_sha256=pool_sha,
-    )
+        read_file(path), source=str(path), sha256=file_sha256(path), group_col=group_col,
+        target_col=target_col, id_col=id_col, feature_cols=feature_cols, pool_path=pool_path,
+    )  # fmt: skip
 
 
 def _embedded_name(data: str) -> str | None:
@@ -259,7 +249,7 @@ def load_data(
     * a DataFrame: :func:`from_frame`; defaults come from ``frame.attrs["etal"]`` when the
       frame carries them (as :func:`etal.datasets.synthetic` frames do).
     """
-    from ..datasets import dataset_info, list_datasets, load_dataset
+    from ..datasets import dataset_info, load_dataset
 
     if isinstance(data, pd.DataFrame):
         defaults = data.attrs.get("etal", {}) if isinstance(data.attrs.get("etal"), dict) else {}
@@ -269,24 +259,13 @@ def load_data(
             id_col = defaults.get("id")
         if feature_cols is None and defaults.get("features") is not None:
             feature_cols = [c for c in defaults["features"] if c not in (group_col, target_col, id_col)]
-        pool, pool_source, pool_sha = _read_pool(pool_path)
         from ..provenance import frame_sha256
 
-        return _assemble(
-            data,
-            source="<DataFrame>",
-            sha256=frame_sha256(data),
-            group_col=group_col,
-            target_col=target_col,
-            id_col=id_col,
-            feature_cols=feature_cols,
-            pool=pool,
-            pool_source=pool_source,
-            pool_sha256=pool_sha,
-        )
-
-    name = "oqmd8" if data is None else (_embedded_name(data) if isinstance(data, str) else None)
-    if name is not None:
+        main, source, sha256 = data, "<DataFrame>", frame_sha256(data)
+    else:
+        name = "oqmd8" if data is None else (_embedded_name(data) if isinstance(data, str) else None)
+        if name is None:
+            return _load_path(data, group_col, target_col, id_col, feature_cols, pool_path)
         info = dataset_info(name)
         explicit = {group_col, target_col, id_col} - {None}
         group_col = group_col or info.group
@@ -294,19 +273,16 @@ def load_data(
         id_col = id_col or info.id
         if feature_cols is None:
             feature_cols = [c for c in info.features if c not in explicit]
-        pool, pool_source, pool_sha = _read_pool(pool_path)
-        return _assemble(
-            load_dataset(name),
-            source=info.name,
-            sha256=info.sha256,
-            group_col=group_col,
-            target_col=target_col,
-            id_col=id_col,
-            feature_cols=feature_cols,
-            pool=pool,
-            pool_source=pool_source,
-            pool_sha256=pool_sha,
-        )
+        main, source, sha256 = load_dataset(name), info.name, info.sha256
+    return _assemble(
+        main, source=source, sha256=sha256, group_col=group_col, target_col=target_col,
+        id_col=id_col, feature_cols=feature_cols, pool_path=pool_path,
+    )  # fmt: skip
+
+
+def _load_path(data, group_col, target_col, id_col, feature_cols, pool_path) -> Dataset:
+    """:func:`load_data` of something that is not a frame or an embedded name: a file."""
+    from ..datasets import list_datasets
 
     if not isinstance(data, (str, os.PathLike)):
         raise InputError(

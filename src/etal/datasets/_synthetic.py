@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..params import check_float, check_int
 
 __all__ = ["MIN_GROUP_ROWS", "MIN_LABELLED", "synthetic"]
 
@@ -43,27 +44,9 @@ _SHAPES = ("normal", "bimodal", "skewed")
 _FUNCTION_SEED = 20230403  # fixed: the target function does not change with ``seed``
 
 
-def _check_real(name: str, value, low: float, high: float = np.inf, *, high_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise InputError(f"synthetic: {name} must be a finite number, got {value!r}")
-    value = float(value)
-    if value < low or value > high or (high_open and value >= high):
-        bound = f"[{low:g}, {high:g})" if high_open else f">= {low:g}" if high == np.inf else f"[{low:g}, {high:g}]"
-        raise InputError(f"synthetic: {name} must be in {bound}, got {value!r}")
-    return value
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InputError(f"synthetic: {name} must be an integer, got {value!r}")
-    if value < low:
-        raise InputError(f"synthetic: {name} must be >= {low}, got {value!r}")
-    return int(value)
-
-
 def _group_names(groups: int | Sequence[str]) -> list[str]:
     if isinstance(groups, numbers.Integral) and not isinstance(groups, bool):
-        k = _check_int("groups", groups, 1)
+        k = check_int("groups", groups, low=1, where="synthetic")
         width = len(str(k - 1))
         return [f"g{i:0{width}d}" for i in range(k)]  # zero-padded so they sort in order
     if isinstance(groups, str) or not isinstance(groups, Sequence):
@@ -147,19 +130,18 @@ def synthetic(
     """
     names = _group_names(groups)
     k = len(names)
-    n = _check_int("n", n, 1)
+    n = check_int("n", n, low=1, where="synthetic")
     if n < k * MIN_GROUP_ROWS:
         raise InputError(
             f"synthetic: n={n} is too small for {k} groups; every group needs at least "
             f"{MIN_GROUP_ROWS} rows, so n must be >= {k * MIN_GROUP_ROWS}"
         )
-    d = _check_int("n_features", n_features, 1)
-    size_skew = _check_real("size_skew", size_skew, 0.0, 10.0)
-    spread_skew = _check_real("spread_skew", spread_skew, 0.0, 5.0)
-    noise = _check_real("noise", noise, 0.0)
-    pool_fraction = _check_real("pool_fraction", pool_fraction, 0.0, 1.0, high_open=True)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-        raise InputError(f"synthetic: seed must be a non-negative integer or None, got {seed!r}")
+    d = check_int("n_features", n_features, low=1, where="synthetic")
+    size_skew = check_float("size_skew", size_skew, low=0.0, high=10.0, where="synthetic")
+    spread_skew = check_float("spread_skew", spread_skew, low=0.0, high=5.0, where="synthetic")
+    noise = check_float("noise", noise, low=0.0, where="synthetic")
+    pool_fraction = check_float("pool_fraction", pool_fraction, low=0.0, high=1.0, high_open=True, where="synthetic")
+    seed = check_int("seed", seed, low=0, allow_none=True, where="synthetic")
     rng = np.random.default_rng(seed)
 
     sizes = _group_sizes(n, k, size_skew)

@@ -1,5 +1,6 @@
-"""The engine's inputs: two frames validated once (by :func:`etal.data.from_frame`), or a
-validated :class:`etal.data.Dataset` taken as it is.
+"""The engine's inputs: two frames validated once, or a validated Dataset taken as it is.
+
+Frames go through :func:`etal.data.from_frame`; an :class:`etal.data.Dataset` is trusted.
 
 Only the checks that belong to the engine live here: which of the two tables lacks a
 column, and labelled rows that lack their label (``etal.data`` would make them pool

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..params import check_int
 
 
 def _require_columns(frame: pd.DataFrame, columns: Sequence[str], where: str) -> None:
@@ -56,10 +58,8 @@ def _numeric_target(frame: pd.DataFrame, target: str, where: str) -> np.ndarray:
 
 
 def _seed_list(seeds: int | Sequence[int]) -> list[int]:
-    if isinstance(seeds, (int, np.integer)):
-        if seeds < 1:
-            raise InputError(f"seeds must be a positive count or a list of seeds, got {seeds}")
-        return list(range(int(seeds)))
+    if isinstance(seeds, numbers.Integral):  # a count (True is refused by check_int)
+        return list(range(check_int("seeds", seeds, low=1)))
     out = [int(s) for s in seeds]
     if not out:
         raise InputError("seeds is an empty list; give at least one seed")

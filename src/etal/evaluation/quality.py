@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..bias.scores import entropy_deficit, entropy_gap, lowest_entropy
 from ..errors import InputError
+from ..params import check_int
 from ._checks import _require_columns, _rows_preview
 
 __all__ = [
@@ -116,8 +117,7 @@ def pad_curve(curve: Sequence[float], budget: int) -> np.ndarray:
     c = np.asarray(curve, dtype=float).ravel()
     if c.size == 0:
         raise ValueError("an empty curve has no value after 0 acquisitions")
-    if budget < 0:
-        raise ValueError(f"budget must be >= 0, got {budget}")
+    budget = check_int("budget", budget, low=0)
     if c.size >= budget + 1:
         return c[: budget + 1].copy()
     return np.concatenate((c, np.full(budget + 1 - c.size, c[-1])))
@@ -138,8 +138,7 @@ def curve_on_acquisitions(
     v = np.asarray(values, dtype=float).ravel()
     if a.size != v.size:
         raise ValueError(f"{a.size} acquisition counts but {v.size} values")
-    if budget < 0:
-        raise ValueError(f"budget must be >= 0, got {budget}")
+    budget = check_int("budget", budget, low=0)
     order = np.argsort(a, kind="stable")
     a, v = a[order], v[order]
     if a.size == 0 or a[0] != 0:

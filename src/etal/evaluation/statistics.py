@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..params import check_float
 from ._checks import _require_columns, _rows_preview, _seeds_text, _span_text
 
 __all__ = ["paired_by_split", "paired_comparison", "paired_final_difference"]
@@ -80,6 +81,26 @@ def _paired_statistics(
     return row
 
 
+def _check_pair(
+    table: pd.DataFrame, a: str, b: str, confidence: float, where: str, column: str | None = None,
+    *, distinct: bool = True,
+) -> pd.Series:
+    """The checks every paired comparison makes: ``column`` numeric, ``confidence`` in
+    (0, 1), ``a`` and ``b`` (different when ``distinct``) both in ``table``; returns the
+    strategy column as ``str``."""
+    if column is not None and not pd.api.types.is_numeric_dtype(table[column]):
+        raise InputError(f"{where}: column {column!r} is not numeric (dtype {table[column].dtype})")
+    check_float("confidence", confidence, low=0, high=1, low_open=True, high_open=True)
+    if distinct and a == b:
+        raise InputError(f"a and b are the same strategy {a!r}; compare two different strategies")
+    strategy = table["strategy"].astype(str)
+    available = sorted(set(strategy))
+    for name in (a, b):
+        if name not in available:
+            raise InputError(f"strategy {name!r} is not in the {where}; it has {available}")
+    return strategy
+
+
 def paired_comparison(
     downstream: pd.DataFrame,
     a: str = "etal",
@@ -107,12 +128,7 @@ def paired_comparison(
     _require_columns(downstream, ["strategy", "model", "target", "seed", "scope", metric], "downstream table")
     if metric not in _HIGHER_IS_BETTER:
         raise InputError(f"metric must be one of {list(_HIGHER_IS_BETTER)}, got {metric!r}")
-    if not 0 < confidence < 1:
-        raise InputError(f"confidence must lie strictly between 0 and 1, got {confidence}")
-    strategies = set(downstream["strategy"].astype(str))
-    for name in (a, b):
-        if name not in strategies:
-            raise InputError(f"strategy {name!r} is not in the downstream table; it has {sorted(strategies)}")
+    _check_pair(downstream, a, b, confidence, "downstream table", distinct=False)
     sub = downstream[(downstream["scope"].astype(str) == str(scope)) & downstream["strategy"].isin([a, b])]
     if sub.empty:
         raise InputError(f"no rows with scope {scope!r} for strategies {a!r} and {b!r}")
@@ -170,17 +186,7 @@ def paired_final_difference(
     entropies).
     """
     _require_columns(scores, ["strategy", "seed", "iteration", column], "score table")
-    if not pd.api.types.is_numeric_dtype(scores[column]):
-        raise InputError(f"score table: column {column!r} is not numeric (dtype {scores[column].dtype})")
-    if not 0 < confidence < 1:
-        raise InputError(f"confidence must lie strictly between 0 and 1, got {confidence}")
-    if a == b:
-        raise InputError(f"a and b are the same strategy {a!r}; compare two different strategies")
-    strategy = scores["strategy"].astype(str)
-    available = sorted(set(strategy))
-    for name in (a, b):
-        if name not in available:
-            raise InputError(f"strategy {name!r} is not in the score table; it has {available}")
+    strategy = _check_pair(scores, a, b, confidence, "score table", column)
     sub = scores[strategy.isin([a, b])].assign(strategy=strategy)
     dup = sub.duplicated(["strategy", "seed", "iteration"], keep=False)
     if dup.any():
@@ -263,17 +269,7 @@ def paired_by_split(
     """
     keys = [on] if isinstance(on, str) else list(on)
     _require_columns(runs, ["strategy", *keys, column], "per-run table")
-    if not pd.api.types.is_numeric_dtype(runs[column]):
-        raise InputError(f"per-run table: column {column!r} is not numeric (dtype {runs[column].dtype})")
-    if not 0 < confidence < 1:
-        raise InputError(f"confidence must lie strictly between 0 and 1, got {confidence}")
-    if a == b:
-        raise InputError(f"a and b are the same strategy {a!r}; compare two different strategies")
-    strategy = runs["strategy"].astype(str)
-    available = sorted(set(strategy))
-    for name in (a, b):
-        if name not in available:
-            raise InputError(f"strategy {name!r} is not in the per-run table; it has {available}")
+    strategy = _check_pair(runs, a, b, confidence, "per-run table", column)
     sub = runs.assign(strategy=strategy)[strategy.isin([a, b])]
     values = sub.pivot_table(index=keys, columns="strategy", values=column, aggfunc="mean", dropna=False)
     va = values[a].to_numpy(dtype=float) if a in values else np.array([])

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from .. import strategies as _registry
+from ..acquisition import ESTIMATORS
 from ..errors import InputError
-from ..params import default_of
+from ..params import check_bool, check_float, check_int, default_of
 from ..evaluation import MODEL_NAMES
 from ..engine.loop import DEFAULT_BUDGET, ETAL, OFF
 from ..split import biased_split, parse_condition
@@ -346,8 +347,18 @@ def _show(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
+def _ok(check: Callable[..., Any], value: Any, **limits: Any) -> bool:
+    """Does ``value`` pass an :mod:`etal.params` check (the one home of the logic)? The
+    schema keeps its TOML wording ("a whole number", "true or false") for the message."""
+    try:
+        check("value", value, **limits)
+    except InputError:
+        return False
+    return True
+
+
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return _ok(check_int, value)
 
 
 def _name(value: Any) -> str:
@@ -358,7 +369,7 @@ def _name(value: Any) -> str:
 
 def _int_at_least(low: int) -> Callable[[Any], int]:
     def check(value: Any) -> int:
-        if not _is_int(value) or value < low:
+        if not _ok(check_int, value, low=low):
             raise _Bad(f"must be a whole number >= {low}")
         return int(value)
 
@@ -372,13 +383,13 @@ def _n_jobs(value: Any) -> int:
 
 
 def _fraction(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+    if not _ok(check_float, value, low=0, high=1, high_open=True):
         raise _Bad("must be a number in [0, 1)")
     return float(value)
 
 
 def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
+    if not _ok(check_bool, value):
         raise _Bad("must be true or false")
     return value
 
@@ -412,7 +423,7 @@ def _name_list(options: Sequence[str] | None = None, *, allow_string: bool = Fal
 
 
 def _check_seed_list(value: Any) -> list[int]:
-    if not isinstance(value, list) or not value or not all(_is_int(v) and v >= 0 for v in value):
+    if not isinstance(value, list) or not value or not all(_ok(check_int, v, low=0) for v in value):
         raise _Bad("must be a non-empty list of whole numbers >= 0")
     if len(set(value)) != len(value):
         raise _Bad("lists a seed twice")
@@ -452,7 +463,7 @@ def _rules(value: Any) -> str | dict[str, str]:
 def _patience(value: Any) -> int | str:
     if value is False or (isinstance(value, str) and value.strip().lower() in ("none", "off")):
         return OFF
-    if not _is_int(value) or value < 1:
+    if not _ok(check_int, value, low=1):
         raise _Bad('must be a whole number >= 1, or "none" to disable the exclusion rule')
     return int(value)
 
@@ -476,7 +487,7 @@ _SCHEMAS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "strategies": _name_list(STRATEGY_NAMES),
         "budget": _int_at_least(1),
         "batch_size": _int_at_least(1),
-        "estimator": _choice(("quadrature", "mc")),
+        "estimator": _choice(ESTIMATORS),
         "n_samples": _int_at_least(1),
         "patience": _patience,
         "seeds": _seeds,

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError
+from ..strategies import strategy_class
 from .config import DEFAULT_OUT, DEFAULT_STRATEGY, ExperimentConfig, RunConfig
 from .deficit import _quality_scores
 from .depleted import _depleted_groups, _depleted_scores
@@ -119,8 +120,9 @@ def _execute_run(
         estimator=run.estimator,
         n_samples=run.n_samples,
         batch_size=run.batch_size,
-        # Patience is ET-AL's setting; a baseline keeps its strategy's own default (None).
-        patience=run.patience if spec.strategy == "etal" else None,
+        # [run] patience tunes the exclusion rule of strategies that use one by default
+        # (ET-AL); the others keep their own default (None: the strategy's, off).
+        patience=run.patience if strategy_class(spec.strategy).patience is not None else None,
         budget=run.budget,
         seed=spec.loop_seed,
         progress=False,  # the caller shows progress over runs (ProgressCallback)
@@ -357,9 +359,9 @@ def _run_all(specs, splits, columns, config: ExperimentConfig, writer: _Writer, 
             report("runs", len(outcomes), len(specs), f"{outcome.spec.strategy} seed {outcome.spec.seed}")
 
     n_jobs = _effective_jobs(config.run.n_jobs, len(specs))
-    # Expensive strategies first, so parallel workers finish together.
-    cost = {"etal": 0, "uncertainty": 1, "balanced": 2, "random": 3}
-    todo = sorted(specs, key=lambda s: (cost.get(s.strategy, 9), order[s]))
+    # Expensive strategies first (the class's relative_cost), so parallel workers finish together.
+    cost = {name: strategy_class(name).relative_cost for name in {s.strategy for s in specs}}
+    todo = sorted(specs, key=lambda s: (-cost[s.strategy], order[s]))
 
     def run_args(sp: RunSpec) -> tuple:
         return sp, splits[sp.split_seed].labelled, splits[sp.split_seed].pool, columns, config.run

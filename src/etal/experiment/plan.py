@@ -30,17 +30,18 @@ class RunSpec:
 def _is_deterministic(strategy: str, run: RunConfig, labelled: pd.DataFrame, pool: pd.DataFrame, group_col: str) -> bool:
     """Does the strategy make no random choice on this split (so one run per split suffices)?
 
-    ``etal`` (quadrature) and ``uncertainty`` pick by argmax; they draw at random only in a
-    group with pool candidates and fewer than MIN_GP_ROWS labelled rows (no GP yet), and
-    ``etal`` with the Monte Carlo estimator draws its samples from the loop's generator.
+    The strategy class says whether it picks by argmax (``deterministic``) and whether its
+    scores use the expected-entropy estimator, whose Monte Carlo form draws from the loop's
+    generator (:func:`etal.strategies.is_deterministic`). Even then it draws at random in a
+    group with pool candidates and fewer than MIN_GP_ROWS labelled rows (no GP yet).
     """
-    from ..strategies import MIN_GP_ROWS
+    from ..strategies import MIN_GP_ROWS, is_deterministic
 
-    if strategy == "uncertainty" or (strategy == "etal" and run.estimator == "quadrature"):
-        counts = labelled[group_col].astype(str).value_counts()
-        pool_groups = set(pool[group_col].astype(str))
-        return all(int(counts.get(g, 0)) >= MIN_GP_ROWS for g in pool_groups)
-    return False
+    if not is_deterministic(strategy, run.estimator):
+        return False
+    counts = labelled[group_col].astype(str).value_counts()
+    pool_groups = set(pool[group_col].astype(str))
+    return all(int(counts.get(g, 0)) >= MIN_GP_ROWS for g in pool_groups)
 
 
 def plan_runs(config: ExperimentConfig, splits: Mapping[int, Any], group_col: str) -> list[RunSpec]:

@@ -56,6 +56,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError, require
+from ..params import check_int
 from ..provenance import atomic_write_bytes, atomic_write_json
 from ._tidy import FetchError, _as_float, _finish, _is_missing, _scalar_columns
 from .element_data import parse_formula, reduced_formula
@@ -385,7 +386,7 @@ def fetch_mp(
     if chemsys:
         query["chemsys"] = chemsys.strip()
     if not query.get("elements") and not query.get("chemsys"):
-        raise InputError("fetching from the Materials Project needs --elements (e.g. Fe,O) or --chemsys (e.g. Fe-O).")
+        raise InputError("fetching from the Materials Project needs elements= (e.g. Fe,O) or chemsys= (e.g. Fe-O).")
 
     def build() -> tuple[pd.DataFrame, dict[str, Any]]:
         key = _mp_api_key(api_key)
@@ -432,7 +433,7 @@ def _optimade_pages(first_url: str, max_entries: int | None) -> list[dict[str, A
             details = "; ".join(
                 " ".join(str(e.get(k, "")) for k in ("status", "title", "detail") if e.get(k)) for e in page["errors"]
             )
-            raise FetchError(f"the OPTIMADE server answered {url} with an error: {details}. Check the --filter syntax.")
+            raise FetchError(f"the OPTIMADE server answered {url} with an error: {details}. Check the filter= syntax.")
         data = page.get("data")
         if not isinstance(data, list):
             raise FetchError(f"GET {url}: the response has no 'data' list; is this an OPTIMADE structures endpoint?")
@@ -469,15 +470,13 @@ def fetch_optimade(
         if provider not in OPTIMADE_PROVIDERS:
             raise InputError(
                 f"unknown OPTIMADE provider {provider!r}; choose one of {', '.join(OPTIMADE_PROVIDERS)} "
-                f"or give its base URL with --base-url."
+                f"or give its base URL with base_url=."
             )
         base_url = OPTIMADE_PROVIDERS[provider]
     if not filter or not filter.strip():
-        raise InputError("an OPTIMADE query needs --filter, e.g. 'elements HAS ALL \"Co\",\"Al\" AND nelements=2'.")
-    if max_entries is not None and max_entries < 1:
-        raise InputError(f"--max-entries must be a positive number, got {max_entries}.")
-    if page_limit < 1:
-        raise InputError(f"--page-limit must be a positive number, got {page_limit}.")
+        raise InputError("an OPTIMADE query needs filter=, e.g. 'elements HAS ALL \"Co\",\"Al\" AND nelements=2'.")
+    check_int("max_entries", max_entries, low=1, allow_none=True)
+    check_int("page_limit", page_limit, low=1)
     base = base_url.rstrip("/")
     base = base if base.endswith("/v1") else base + "/v1"
     url = f"{base}/structures?" + urllib.parse.urlencode({"filter": filter.strip(), "page_limit": page_limit})

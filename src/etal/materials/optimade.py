@@ -62,7 +62,7 @@ def normalize_optimade(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Tidy frame (see the module docstring) and info from OPTIMADE structure entries."""
     if not entries:
-        raise FetchError("the OPTIMADE query matched no structures; check --filter.")
+        raise FetchError("the OPTIMADE query matched no structures; check filter=.")
     attributes = [dict(e.get("attributes") or {}) for e in entries]
     energy_field = energy_field or _OPTIMADE_ENERGY_FIELDS.get(provider)
     structures, problems = zip(*(_optimade_structure(a) for a in attributes))

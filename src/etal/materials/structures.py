@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, require
+from ..params import check_float
 
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Structure
@@ -154,16 +155,14 @@ def symmetry_dataset(structure: Structure, *, symprec: float = 0.1, angle_tolera
         raise InputError(
             f"spglib found no space group at symprec={symprec} Å, angle_tolerance="
             f"{angle_tolerance}°: {_exception_text(exc)}. Check the structure (overlapping "
-            f"atoms?) or try another --symprec."
+            f"atoms?) or try another symprec=."
         ) from None
     return SymmetryInfo(crystal_system_from_spacegroup(number), number, symbol), dataset
 
 
 def _check_tolerances(symprec: float, angle_tolerance: float) -> None:
-    if not (isinstance(symprec, numbers.Real) and math.isfinite(symprec) and symprec > 0):
-        raise InputError(f"symprec must be a positive distance in Å (e.g. 0.1), got {symprec!r}.")
-    if not (isinstance(angle_tolerance, numbers.Real) and math.isfinite(angle_tolerance)):
-        raise InputError(f"angle_tolerance must be a number of degrees (e.g. 5), got {angle_tolerance!r}.")
+    check_float("symprec", symprec, low=0, low_open=True)  # Å, e.g. 0.1
+    check_float("angle_tolerance", angle_tolerance)  # degrees, e.g. 5
 
 
 # --------------------------------------------------------------------------- records

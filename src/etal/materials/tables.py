@@ -48,7 +48,7 @@ def write_table(frame: pd.DataFrame, out: str | os.PathLike) -> Path:
         frame.to_parquet(buffer, index=False, engine="pyarrow")
         return atomic_write_bytes(out, buffer.getvalue())
     raise InputError(
-        f"--out {out}: unsupported output type; name the file *.csv, *.csv.gz or *.parquet."
+        f"{out}: unsupported output type; name the file *.csv, *.csv.gz or *.parquet."
     )
 
 

@@ -17,10 +17,17 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .registry import DEFAULT_STRATEGY, STRATEGIES, make_strategy, strategy_class
+from .registry import (
+    DEFAULT_STRATEGY,
+    STRATEGIES,
+    is_deterministic,
+    make_strategy,
+    strategy_class,
+)
 
 _EXPORTS = {
     "Pick": "base", "Scores": "base", "StateView": "base", "Strategy": "base", "StrategyBase": "base",
+    "SurrogateStrategy": "base",
     "BatchView": "base", "REFINE_TOP": "base", "select": "base",
     "MIN_GP_ROWS": "common",
     "ETALStrategy": "etal",
@@ -29,8 +36,8 @@ _EXPORTS = {
 
 __all__ = [
     "DEFAULT_STRATEGY", "MIN_GP_ROWS", "REFINE_TOP", "STRATEGIES", "BalancedStrategy", "BatchView", "ETALStrategy", "Pick",
-    "RandomStrategy", "Scores", "StateView", "Strategy", "StrategyBase", "UncertaintyStrategy",
-    "make_strategy", "select", "strategy_class",
+    "RandomStrategy", "Scores", "StateView", "Strategy", "StrategyBase", "SurrogateStrategy", "UncertaintyStrategy",
+    "is_deterministic", "make_strategy", "select", "strategy_class",
 ]  # fmt: skip
 
 

@@ -33,10 +33,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..entropy import EntropyEstimate, estimate_entropy
-from ..errors import InputError
 from ..params import check_bool, check_int
 
-__all__ = ["NAN", "REFINE_TOP", "BatchView", "Pick", "Scores", "StateView", "Strategy", "StrategyBase", "select"]
+__all__ = ["NAN", "REFINE_TOP", "BatchView", "Pick", "Scores", "StateView", "Strategy", "StrategyBase", "SurrogateStrategy", "select"]
 
 NAN = float("nan")
 #: Candidates re-scored with the exact posterior after an approximate (huge-pool) one.
@@ -236,9 +235,7 @@ def _batch_note(j: int, k: int) -> str:
 
 def select(strategy: Any, state: StateView, k: int, rng: np.random.Generator) -> list[Pick]:
     """Up to ``k`` greedy picks: ``strategy.score`` then :func:`choose`, with fantasies."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InputError(f"k must be an integer >= 1, got {k!r}")
-    k = int(k)
+    k = check_int("k", k, low=1)
     batch = BatchView(state)
     picks: list[Pick] = []
     for i in range(k):
@@ -268,6 +265,14 @@ class StrategyBase:
 
     name = "base"
     uses_surrogate = False
+    #: No random choice: picks are an argmax of scores (ties broken by position), except
+    #: the seeded random picks in a group with fewer than MIN_GP_ROWS labelled rows.
+    deterministic: bool = False
+    #: Scores come from the expected-entropy estimator of :mod:`etal.acquisition` (its
+    #: Monte Carlo form draws from the loop's generator, see ``DETERMINISTIC_ESTIMATORS``).
+    uses_estimator: bool = False
+    #: Rough cost of a run relative to the other strategies (higher runs first in parallel).
+    relative_cost: int = 0
     patience: int | None = None
     fairness_stop: bool = False
     refine_top: int = REFINE_TOP
@@ -293,3 +298,17 @@ class StrategyBase:
         defaults = type(self)().get_params()
         changed = {k: v for k, v in self.get_params().items() if defaults.get(k) != v}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+
+class SurrogateStrategy(StrategyBase):
+    """A strategy scoring with the surrogate's posterior: adds the ``refine_top`` setting
+    (candidates re-scored with the exact posterior when the prediction was approximate)."""
+
+    uses_surrogate = True
+
+    def __init__(self, refine_top: int = REFINE_TOP, **stop_rules: Any) -> None:
+        super().__init__(**stop_rules)
+        self.refine_top = check_int("refine_top", refine_top, low=1)
+
+    def get_params(self) -> dict:
+        return {"refine_top": self.refine_top, **super().get_params()}

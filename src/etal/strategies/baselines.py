@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..params import check_int
-from .base import REFINE_TOP, BatchView, Scores, StrategyBase
+from .base import BatchView, Scores, StrategyBase, SurrogateStrategy
 from .common import drawn, lowest_entropy_target, std_scores, undefined_scores
 
 __all__ = ["BalancedStrategy", "RandomStrategy", "UncertaintyStrategy"]
@@ -23,6 +22,7 @@ class RandomStrategy(StrategyBase):
     """Baseline: a uniformly random row of the whole remaining pool (eligible groups)."""
 
     name = "random"
+    relative_cost = 1
 
     def score(self, batch: BatchView, rng: np.random.Generator) -> Scores | None:
         groups = batch.eligible()
@@ -47,6 +47,7 @@ class BalancedStrategy(StrategyBase):
     """Baseline: the group with the fewest labelled rows, a random row inside it."""
 
     name = "balanced"
+    relative_cost = 1
 
     def score(self, batch: BatchView, rng: np.random.Generator) -> Scores | None:
         groups = batch.eligible()
@@ -59,7 +60,7 @@ class BalancedStrategy(StrategyBase):
         return drawn(group, index, lambda _, __: f"fewest labelled rows: {group!r} ({n}); random row inside it")
 
 
-class UncertaintyStrategy(StrategyBase):
+class UncertaintyStrategy(SurrogateStrategy):
     """Baseline: the largest GP posterior std inside the lowest-entropy group.
 
     ``refine_top``: candidates re-scored with the exact posterior when the prediction
@@ -67,14 +68,8 @@ class UncertaintyStrategy(StrategyBase):
     """
 
     name = "uncertainty"
-    uses_surrogate = True
-
-    def __init__(self, refine_top: int = REFINE_TOP, **stop_rules) -> None:
-        super().__init__(**stop_rules)
-        self.refine_top = check_int("refine_top", refine_top, low=1)
-
-    def get_params(self) -> dict:
-        return {"refine_top": self.refine_top, **super().get_params()}
+    deterministic = True
+    relative_cost = 2
 
     def score(self, batch: BatchView, rng: np.random.Generator) -> Scores | None:
         target = lowest_entropy_target(batch)

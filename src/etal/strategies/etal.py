@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..params import check_int
-from .base import REFINE_TOP, BatchView, Scores, StrategyBase
+from .base import BatchView, Scores, SurrogateStrategy
 from .common import lowest_entropy_target, undefined_scores
 
 __all__ = ["ETALStrategy"]
 
 
-class ETALStrategy(StrategyBase):
+class ETALStrategy(SurrogateStrategy):
     """Entropy-targeted active learning; defaults: patience 5, fairness stop on.
 
     ``refine_top``: candidates re-scored with the exact posterior when the prediction
@@ -28,16 +27,11 @@ class ETALStrategy(StrategyBase):
     """
 
     name = "etal"
-    uses_surrogate = True
+    deterministic = True
+    uses_estimator = True
+    relative_cost = 3
     patience = 5
     fairness_stop = True
-
-    def __init__(self, refine_top: int = REFINE_TOP, **stop_rules) -> None:
-        super().__init__(**stop_rules)
-        self.refine_top = check_int("refine_top", refine_top, low=1)
-
-    def get_params(self) -> dict:
-        return {"refine_top": self.refine_top, **super().get_params()}
 
     def score(self, batch: BatchView, rng: np.random.Generator) -> Scores | None:
         from ..acquisition import expected_entropy, expected_improvement

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import InputError
 
-__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "make_strategy", "strategy_class"]
+__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "is_deterministic", "make_strategy", "strategy_class"]
 
 _CLASSES = {
     "etal": ("etal", "ETALStrategy"),
@@ -33,6 +33,19 @@ def strategy_class(name: str) -> type:
         raise InputError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
     module, cls = _CLASSES[key]
     return getattr(import_module(f"{__package__}.{module}"), cls)
+
+
+def is_deterministic(name: str, estimator: str) -> bool:
+    """Does strategy ``name`` make no random choice with this expected-entropy estimator?
+
+    Read from the class (``deterministic``, ``uses_estimator``): such a strategy's picks
+    depend on the generator only through seeded picks in a group with too few labelled
+    rows for a GP (see :data:`etal.strategies.common.MIN_GP_ROWS`).
+    """
+    from ..acquisition import DETERMINISTIC_ESTIMATORS
+
+    cls = strategy_class(name)
+    return bool(cls.deterministic) and (not cls.uses_estimator or estimator in DETERMINISTIC_ESTIMATORS)
 
 
 def _settings(cls: type) -> list[str]:

@@ -14,14 +14,13 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.preprocessing import StandardScaler
 
 from ..errors import EtalError, InputError
-from ..params import check_int
-from .base import (  # noqa: F401
+from ..params import check_float, check_int
+from .base import (
     _ALPHAS,
     _ARRAYS_PER_CHUNK,
     _INDUCING_INITS,
     _LARGE_MODES,
     _PREDICT_WORKERS,
-    _STATE_FORMAT,
     CONSTANT_BOUNDS,
     DEFAULT_CONSTANT,
     DEFAULT_HYPERPARAMETER_ROWS,
@@ -193,12 +192,7 @@ class GPSurrogate(GPStateMixin):
             max_exact_predict = check_int("max_exact_predict", max_exact_predict, low=1)
         self.max_exact_predict = max_exact_predict
         self.n_inducing_predict = check_int("n_inducing_predict", n_inducing_predict, low=1)
-        if reoptimize_growth is not None:
-            if isinstance(reoptimize_growth, bool) or not isinstance(reoptimize_growth, (int, float)) \
-                    or not (0.0 <= reoptimize_growth < math.inf):
-                raise InputError(f"reoptimize_growth must be a number >= 0 or None, got {reoptimize_growth!r}.")
-            reoptimize_growth = float(reoptimize_growth)
-        self.reoptimize_growth = reoptimize_growth
+        self.reoptimize_growth = check_float("reoptimize_growth", reoptimize_growth, low=0, allow_none=True)
         self.reoptimize_min_rows = check_int("reoptimize_min_rows", reoptimize_min_rows, low=2)
         # start values given by the user (cold start) and the latest fitted/loaded ones
         self._initial_hyper: dict | None = (

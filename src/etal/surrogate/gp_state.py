@@ -12,33 +12,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, InputError
-from .base import (  # noqa: F401
-    _ALPHAS,
-    _ARRAYS_PER_CHUNK,
-    _INDUCING_INITS,
-    _LARGE_MODES,
-    _PREDICT_WORKERS,
+from .base import (
     _STATE_FORMAT,
     CONSTANT_BOUNDS,
-    DEFAULT_CONSTANT,
-    DEFAULT_HYPERPARAMETER_ROWS,
-    DEFAULT_NOISE_LEVEL,
     LENGTH_SCALE_BOUNDS,
     NOISE_LEVEL_BOUNDS,
-    PREDICT_BLOCK_BYTES,
-    PREDICT_MEMORY_BYTES,
-    _check_features,
-    _check_training_data,
-    _column_names,
-    _rows_digest,
-    logger,
-)
-from .inducing import (  # noqa: F401
-    _blas_limited,
-    _choose_inducing,
-    _inducing_posterior,
-    _one_blas_thread,
-    _Posterior,
 )
 
 __all__ = ["GPStateMixin"]

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import InputError
+from ...params import check_float
 from .base import CalculationError, structure_file
 
 __all__ = ["CommandCalculator"]
@@ -79,8 +80,7 @@ class CommandCalculator:
             raise InputError(
                 "calculator 'command:' needs a command after the colon, e.g. 'command:python3 run.py {structure} {id}'"
             )
-        if not (isinstance(timeout, (int, float)) and timeout > 0):
-            raise InputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        check_float("timeout", timeout, low=0, low_open=True)  # seconds
         self.template = template
         self.timeout = float(timeout)
         self.workdir = str(workdir) if workdir is not None else None

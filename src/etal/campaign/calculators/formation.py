@@ -24,7 +24,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ...errors import InputError, require
+from ...errors import require
+from ...params import check_choice, check_float, check_int
 from .base import CalculationError, load_atoms
 
 __all__ = ["RELAX_MODES", "FormationEnergyCalculator"]
@@ -51,14 +52,10 @@ class FormationEnergyCalculator:
         optimizer: str = "BFGS",
         workdir: str | os.PathLike | None = None,
     ) -> None:
-        if relax not in RELAX_MODES:
-            raise InputError(f"relax must be one of {RELAX_MODES}, got {relax!r}")
-        if not (isinstance(fmax, (int, float)) and math.isfinite(fmax) and fmax > 0):
-            raise InputError(f"fmax must be a positive force in eV/Å, got {fmax!r}")
-        if not (isinstance(steps, int) and steps >= 1):
-            raise InputError(f"steps must be a whole number >= 1, got {steps!r}")
-        if optimizer.upper() not in _OPTIMIZERS:
-            raise InputError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
+        check_choice("relax", relax, RELAX_MODES)
+        check_float("fmax", fmax, low=0, low_open=True)  # eV/Å
+        check_int("steps", steps, low=1)
+        check_choice("optimizer", str(optimizer).upper(), _OPTIMIZERS)
         self.relax, self.fmax, self.steps, self.optimizer = relax, float(fmax), int(steps), optimizer.upper()
         self.workdir = None if workdir is None else str(workdir)
         self._references: dict[str, float] = {}
