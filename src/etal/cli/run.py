@@ -143,7 +143,7 @@ def run_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     ds = dataset_from_args(args)
     out = output_dir(args, command="etal run", own=RUN_OUTPUTS, hint=_resume_hint(args))
-    target, id_col, group = ds.target_col, ds.id_col, ds.group_col
+    target, id_col = ds.target_col, ds.id_col
     retrospective = len(ds.pool) == 0
     inputs = {"data": ds.sha256}
     if ds.pool_sha256:
