@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .report import BiasReport
+# `report` below is a BiasReport (bias.report imports this module, so no import back)
 
 __all__ = ["plot_distributions", "plot_entropy", "save_report"]
 
 
-def plot_distributions(report: BiasReport):
+def plot_distributions(report: Any):
     """Violin plot of the target per group (ordered as in the report's table)."""
     from ..plots.bias import plot_target_distributions
 
@@ -26,7 +25,7 @@ def plot_distributions(report: BiasReport):
     return plot_target_distributions(ordered, report.target, entropy_by_group=entropy)
 
 
-def plot_entropy(report: BiasReport):
+def plot_entropy(report: Any):
     """Entropy per group with confidence intervals; the title shows ``entropy_gap``."""
     from ..plots.bias import plot_group_entropy
 
@@ -41,7 +40,7 @@ def plot_entropy(report: BiasReport):
     )
 
 
-def save_report(report: BiasReport, out_dir: str | os.PathLike) -> list[Path]:
+def save_report(report: Any, out_dir: str | os.PathLike) -> list[Path]:
     """Write ``bias.csv``, ``bias.json``, ``target_distribution.{png,svg}`` and
     ``group_entropy.{png,svg}`` into ``out_dir``; return the written paths."""
     from ..plots import save_figure

@@ -9,14 +9,11 @@ group's surrogate posterior (cached, refitted warm-started only when its data ch
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from ..entropy import EntropyEstimate
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .loop import ETAL
 
 __all__ = ["GroupState", "LoopState"]
 
@@ -94,7 +91,7 @@ class LoopState:
     (warm-started) only when the group's labelled data changed since its last fit.
     """
 
-    def __init__(self, loop: ETAL) -> None:
+    def __init__(self, loop: Any) -> None:  # the engine.loop.ETAL it views (no import back)
         self._loop = loop
 
     @property
