@@ -13,11 +13,11 @@ import numpy as np
 
 from ..errors import InputError
 from .insertion import (
-    FAR_SCALES,
     _LEVEL_RATIO,
     _NEGLIGIBLE,
     DEFAULT_N_NODES,
     ESTIMATORS,
+    FAR_SCALES,
     _make_evaluator,
     _positive_int,
     _posterior,

@@ -13,7 +13,6 @@ import numpy as np
 from scipy.special import roots_legendre
 
 from .insertion import (  # noqa: F401
-    FAR_SCALES,
     _BLOCK,
     _GL_ORDER,
     _GRID_PER_SCALE,
@@ -25,6 +24,7 @@ from .insertion import (  # noqa: F401
     _PIECE_BUDGET,
     _TABLE_MARGIN,
     _TRUNCATION,
+    FAR_SCALES,
 )
 
 __all__ = ["_SmoothedEntropy"]
