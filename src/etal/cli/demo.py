@@ -13,6 +13,7 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     from ..experiment import DEMO_OUT
     from .common import add_output_argument
+    from .scale_flags import add_scheduler_argument
 
     parser = sub.add_parser(
         "demo",
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--n-jobs", type=int, metavar="N", default=None,
                         help="parallel workers for the runs and the downstream fits (default: all cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_scheduler_argument(parser)
     parser.set_defaults(func=demo_command)
 
 

@@ -11,6 +11,9 @@
 
 A checkpoint is written to ``OUT/checkpoint`` after every acquisition; ``etal run
 --resume OUT`` continues a killed run and ends with exactly the same selections.
+
+``--pool-file DIR`` (a folder of Parquet files, a pool too large for memory) goes to
+:mod:`etal.cli.run_pool` (picks partition by partition, on Dask with ``--scheduler``).
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ def _patience(text: str) -> str | int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from .common import add_data_arguments, add_output_argument
+    from .scale_flags import add_scheduler_argument
 
     parser = sub.add_parser(
         "run",
@@ -91,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "unstable trigonal compounds), labels revealed from the held-back values."
         ),
     )
-    add_data_arguments(parser, default_data="oqmd8")
+    add_data_arguments(parser, default_data="oqmd8", pool_folder=True)
     add_output_argument(parser, DEFAULT_OUT)
     parser.add_argument("--budget", type=_non_negative_int, metavar="N",
                         help="maximum number of acquisitions (default 100)")
@@ -121,6 +125,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", metavar="DIR",
                         help="continue the killed run whose output folder (or checkpoint) is DIR")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_scheduler_argument(parser)
     parser.set_defaults(func=run_command)
 
 
@@ -159,6 +164,15 @@ def _resume_hint(args: argparse.Namespace) -> str | None:
 def run_command(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume(args)
+    from .run_pool import is_pool_folder, pool_folder_command
+
+    if is_pool_folder(args):
+        return pool_folder_command(args, _resolved(args))
+    if args.scheduler is not None:
+        raise InputError(
+            "--scheduler: etal run uses Dask for a pool stored as a folder of Parquet files "
+            "(--pool-file DIR); an in-memory pool runs here. Leave --scheduler out"
+        )
     from ..engine import ETAL
     from ..oracles import LookupOracle
     from ..split import biased_split, parse_rule_specs
