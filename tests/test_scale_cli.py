@@ -204,3 +204,16 @@ def test_scheduler_for_an_in_memory_pool_is_refused(pool_case, tmp_path, capsys)
     code = main(["run", str(folder / "labelled.csv"), *COLUMNS, "--pool-file", str(folder / "pool.csv"),
                  "--out", str(tmp_path / "o"), "--scheduler", "local:2"])
     assert code == 2 and "--scheduler: etal run uses Dask for a pool stored as a folder" in capsys.readouterr().err
+
+
+def test_labels_missing_for_pool_rows_stop_before_the_first_pick(pool_case, tmp_path, capsys) -> None:
+    folder, _, pool = pool_case
+    labels = pd.read_csv(folder / "labels.csv")
+    gone = labels["id"].iloc[[5, 900]].tolist()
+    labels[~labels["id"].isin(gone)].to_csv(tmp_path / "partial.csv", index=False)
+    code = main(["run", str(folder / "labelled.csv"), *COLUMNS, "--pool-file", str(folder / "pool"),
+                 "--labels", str(tmp_path / "partial.csv"), "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"no label for 2 of the {len(pool)} pool row(s)" in err
+    assert all(str(i) in err for i in gone)
+    assert not (tmp_path / "o" / "selected.csv").exists()

@@ -224,7 +224,6 @@ def run_and_report(config, args: argparse.Namespace, command: str):
     render report.html, print the summary."""
     from ..experiment import run_experiment
     from ..report import write_experiment_report
-
     from .common import output_dir
     from .scale_flags import client_from_args
 

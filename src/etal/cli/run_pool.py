@@ -70,6 +70,30 @@ def _fingerprint(files: list[Path], root: Path) -> str:
     return digest.hexdigest()
 
 
+def _check_labels(path: str, oracle, files: list[Path], id_col: str) -> None:
+    """Every pool row needs a label before the first pick (a run must not die halfway);
+    reads only the id column of each partition."""
+    import pyarrow.parquet as pq
+
+    known = set(oracle.labels()[oracle.id_col].tolist())
+    missing: list = []
+    total = 0
+    for f in files:
+        try:
+            ids = pq.read_table(f, columns=[id_col]).column(0).to_pylist()
+        except (KeyError, ValueError) as exc:
+            raise InputError(f"{f}: no id column {id_col!r} ({exc})") from exc
+        total += len(ids)
+        # Fast path on the raw ids; the oracle's own test (normalised ids) for the rest.
+        missing += [i for i in ids if i not in known and i not in oracle]
+    if missing:
+        shown = ", ".join(repr(i) for i in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise InputError(
+            f"{path}: no label for {len(missing)} of the {total} pool row(s) in the pool folder (ids {shown}); "
+            f"add them to {path}, or drop those rows from the pool"
+        )
+
+
 def _pick_rows(picks, iteration: int | None = None) -> list[dict]:
     rows = []
     for p in picks:
@@ -117,18 +141,19 @@ def pool_folder_command(args: argparse.Namespace, opts: dict) -> int:
     out = output_dir(args, command="etal run", own=RUN_OUTPUTS)
     group, target, id_col = ds.group_col, ds.target_col, ds.id_col
     features = list(ds.feature_cols)
-    columns = dict(group_col=group, target_col=target, feature_cols=features, id_col=id_col)
+    columns = {"group_col": group, "target_col": target, "feature_cols": features, "id_col": id_col}
     inputs = {"data": ds.sha256, "pool_folder": _fingerprint(files, folder)}
     oracle = _labels_oracle(args.labels, id_col, target) if args.labels else None
     if args.labels:
         from ..provenance import file_sha256
 
+        _check_labels(args.labels, oracle, files, id_col)
         inputs["labels"] = file_sha256(args.labels)
     mode = "labels" if oracle is not None else "suggest"
     info = {"mode": mode, "source": ds.source, "pool_folder": {"path": str(folder.resolve()), "files": len(files)},
             "stop_rules": "budget or pool exhausted (no patience, no fairness stop)"}
-    manifest = dict(command="etal run", arguments={**_arguments(args), "resolved": opts}, inputs=inputs,
-                    seed=opts["seed"])
+    manifest = {"command": "etal run", "arguments": {**_arguments(args), "resolved": opts}, "inputs": inputs,
+                "seed": opts["seed"]}
     bars = stage_bars(disable=args.no_progress)
     out.mkdir(parents=True, exist_ok=True)
 
