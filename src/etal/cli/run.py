@@ -167,7 +167,7 @@ def run_command(args: argparse.Namespace) -> int:
     from .run_pool import is_pool_folder, pool_folder_command
 
     if is_pool_folder(args):
-        return pool_folder_command(args, _resolved(args))
+        return pool_folder_command(args, _resolved(args), own=RUN_OUTPUTS, arguments=_arguments(args))
     if args.scheduler is not None:
         raise InputError(
             "--scheduler: etal run uses Dask for a pool stored as a folder of Parquet files "
@@ -226,8 +226,9 @@ def run_command(args: argparse.Namespace) -> int:
         )
         if args.labels:
             from ..provenance import file_sha256
+            from .run_pool import labels_oracle
 
-            oracle = _labels_oracle(args.labels, id_col, target)
+            oracle = labels_oracle(args.labels, id_col, target)
             _check_label_coverage(args.labels, oracle, pool[id_col].tolist())
             inputs["labels"] = file_sha256(args.labels)
             mode = "labels"
@@ -323,32 +324,6 @@ def _check_label_coverage(path: str, oracle, pool_ids: list) -> None:
             f"{path}: no label for {len(missing)} of the {len(pool_ids)} unlabelled pool row(s) "
             f"(ids {shown}); add them to {path}, or drop those rows from the pool"
         )
-
-
-def _labels_oracle(path: str, id_col: str, target: str):
-    from ..data import read_file
-    from ..oracles import LookupOracle
-
-    frame = read_file(Path(path))
-    id_name = id_col if id_col in frame.columns else ("id" if "id" in frame.columns else None)
-    if id_name is None:
-        raise InputError(
-            f"{path}: the labels file needs an id column ({id_col!r}); its columns are: "
-            f"{', '.join(map(str, frame.columns))}"
-        )
-    others = [c for c in frame.columns if c != id_name]
-    target_name = target if target in frame.columns else (others[0] if len(others) == 1 else None)
-    if target_name is None:
-        raise InputError(
-            f"{path}: the labels file needs columns id,target ({id_col!r} and {target!r}); its columns "
-            f"are: {', '.join(map(str, frame.columns))}"
-        )
-    try:
-        oracle = LookupOracle(frame[[id_name, target_name]], id_col=id_name, target_col=target_name)
-    except InputError as exc:
-        raise InputError(f"{path}: {exc}") from exc
-    oracle.id_col = id_col  # read the ids of the requested rows from the data's id column
-    return oracle
 
 
 def _write_csv(path: Path, frame: pd.DataFrame) -> None:

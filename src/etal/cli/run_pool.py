@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["is_pool_folder", "pool_folder_command"]
+__all__ = ["is_pool_folder", "labels_oracle", "pool_folder_command"]
 
 #: Columns of ``suggestions.csv`` / ``history.csv`` taken from each pick.
 _PICK_COLUMNS = ("id", "group", "reason", "ei", "expected_entropy", "expected_entropy_std", "mean", "std",
@@ -68,6 +68,34 @@ def _fingerprint(files: list[Path], root: Path) -> str:
     for f in files:
         digest.update(f"{f.relative_to(root) if f.is_relative_to(root) else f}\t{f.stat().st_size}\n".encode())
     return digest.hexdigest()
+
+
+def labels_oracle(path: str, id_col: str, target: str):
+    """A :class:`~etal.oracles.LookupOracle` from a labels file (id, target) for ``--labels``
+    (also used by ``etal run`` on an in-memory pool)."""
+    from ..data import read_file
+    from ..oracles import LookupOracle
+
+    frame = read_file(Path(path))
+    id_name = id_col if id_col in frame.columns else ("id" if "id" in frame.columns else None)
+    if id_name is None:
+        raise InputError(
+            f"{path}: the labels file needs an id column ({id_col!r}); its columns are: "
+            f"{', '.join(map(str, frame.columns))}"
+        )
+    others = [c for c in frame.columns if c != id_name]
+    target_name = target if target in frame.columns else (others[0] if len(others) == 1 else None)
+    if target_name is None:
+        raise InputError(
+            f"{path}: the labels file needs columns id,target ({id_col!r} and {target!r}); its columns "
+            f"are: {', '.join(map(str, frame.columns))}"
+        )
+    try:
+        oracle = LookupOracle(frame[[id_name, target_name]], id_col=id_name, target_col=target_name)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from exc
+    oracle.id_col = id_col  # read the ids of the requested rows from the data's id column
+    return oracle
 
 
 def _check_labels(path: str, oracle, files: list[Path], id_col: str) -> None:
@@ -115,20 +143,23 @@ def _entropy_row(frame: pd.DataFrame, group_col: str, target_col: str, groups: l
     return row
 
 
-def pool_folder_command(args: argparse.Namespace, opts: dict) -> int:
-    """``etal run DATA --pool-file DIR [--labels FILE] [--scheduler ...]`` (see the module docstring)."""
+def pool_folder_command(args: argparse.Namespace, opts: dict, *, own: tuple[str, ...], arguments: dict) -> int:
+    """``etal run DATA --pool-file DIR [--labels FILE] [--scheduler ...]`` (see the module docstring).
+
+    ``opts``: the resolved run options; ``own``: the files ``etal run`` writes (for
+    ``--force``); ``arguments``: the command line for the manifest.
+    """
     from ..data import load_data
     from ..provenance import atomic_write_text, write_manifest
     from ..scale.pool import count_groups, list_partitions
     from ..scale.suggest import pool_rows, suggest_from_pool
     from .common import _DEFAULT_DATA_DEST, output_dir, print_table
-    from .run import RUN_OUTPUTS, _arguments, _labels_oracle
     from .scale_flags import client_from_args, stage_bars
 
     _refuse_options(args, opts)
     folder = Path(args.pool_file).expanduser()
     files = list_partitions(folder)
-    output_dir(args, command="etal run", own=RUN_OUTPUTS, check_only=True)
+    output_dir(args, command="etal run", own=own, check_only=True)
     started = time.perf_counter()
     data = args.data if args.data is not None else getattr(args, _DEFAULT_DATA_DEST)
     ds = load_data(data, group_col=args.group_col, target_col=args.target_col, id_col=args.id_col,
@@ -138,12 +169,12 @@ def pool_folder_command(args: argparse.Namespace, opts: dict) -> int:
             f"{ds.source} has {len(ds.pool)} row(s) without a {ds.target_col!r} value; with a pool folder "
             "(--pool-file DIR) DATA holds the labelled rows only: drop them or move them into the folder"
         )
-    out = output_dir(args, command="etal run", own=RUN_OUTPUTS)
+    out = output_dir(args, command="etal run", own=own)
     group, target, id_col = ds.group_col, ds.target_col, ds.id_col
     features = list(ds.feature_cols)
     columns = {"group_col": group, "target_col": target, "feature_cols": features, "id_col": id_col}
     inputs = {"data": ds.sha256, "pool_folder": _fingerprint(files, folder)}
-    oracle = _labels_oracle(args.labels, id_col, target) if args.labels else None
+    oracle = labels_oracle(args.labels, id_col, target) if args.labels else None
     if args.labels:
         from ..provenance import file_sha256
 
@@ -152,7 +183,7 @@ def pool_folder_command(args: argparse.Namespace, opts: dict) -> int:
     mode = "labels" if oracle is not None else "suggest"
     info = {"mode": mode, "source": ds.source, "pool_folder": {"path": str(folder.resolve()), "files": len(files)},
             "stop_rules": "budget or pool exhausted (no patience, no fairness stop)"}
-    manifest = {"command": "etal run", "arguments": {**_arguments(args), "resolved": opts}, "inputs": inputs,
+    manifest = {"command": "etal run", "arguments": {**arguments, "resolved": opts}, "inputs": inputs,
                 "seed": opts["seed"]}
     bars = stage_bars(disable=args.no_progress)
     out.mkdir(parents=True, exist_ok=True)
