@@ -97,6 +97,10 @@ def test_experiment_on_a_local_cluster_writes_the_tables_of_the_local_run(tmp_pa
 
     manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
     assert manifest["arguments"]["scheduler"] == "local:2" and manifest["status"] == "finished"
+    assert manifest["execution"]["where"] == "dask" and manifest["execution"]["workers"] == 2
+    assert manifest["execution"]["scheduler"].startswith("tcp://127.0.0.1:")
+    local_manifest = json.loads((tmp_path / "local" / "manifest.json").read_text())
+    assert local_manifest["execution"] == {"where": "here", "n_jobs": 1}
 
 
 def test_without_the_extra_scheduler_names_it(tmp_path, monkeypatch, capsys) -> None:

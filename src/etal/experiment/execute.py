@@ -243,7 +243,14 @@ def run_experiment(
         "arguments": {**dict(arguments or {}), "config": resolved},
         "inputs": {"data": ds.sha256},
     }
-    _write_manifest(out, manifest_base, {"status": "running: loop runs", "seeds": seeds_info, "timings": timings})
+    # Where the tasks ran (the results do not depend on it).
+    execution: dict[str, Any] = (
+        {"where": "here", "n_jobs": config.run.n_jobs} if client is None
+        else {"where": "dask", "scheduler": str(client.scheduler.address),
+              "workers": len(client.scheduler_info().get("workers", {}))}
+    )
+    _write_manifest(out, manifest_base, {"status": "running: loop runs", "seeds": seeds_info, "timings": timings,
+                                         "execution": execution})
 
     # ---- runs (trajectories written after each one)
     t0 = time.perf_counter()
@@ -274,7 +281,7 @@ def run_experiment(
     _write_manifest(
         out, manifest_base,
         {"status": "running: downstream", "seeds": seeds_info, "runs": stops, "entropy_deficit": quality_info,
-         "depleted_groups": depleted_info, "timings": timings},
+         "depleted_groups": depleted_info, "timings": timings, "execution": execution},
     )  # fmt: skip
 
     # ---- bias figures (before downstream, so a downstream crash keeps them)
@@ -326,6 +333,7 @@ def run_experiment(
         "status": "finished", "seeds": seeds_info, "runs": stops, "entropy_deficit": quality_info,
         "depleted_groups": depleted_info,
         "timings": {k: round(v, 3) for k, v in timings.items()}, "outputs": sorted(writer.files),
+        "execution": execution,
     }  # fmt: skip
     manifest_path = _write_manifest(out, manifest_base, extra)
     return ExperimentResult(
