@@ -221,3 +221,29 @@ def test_labels_missing_for_pool_rows_stop_before_the_first_pick(pool_case, tmp_
     assert code == 2 and f"no label for 2 of the {len(pool)} pool row(s)" in err
     assert all(str(i) in err for i in gone)
     assert not (tmp_path / "o" / "selected.csv").exists()
+
+
+def test_a_loop_that_fails_keeps_its_acquisitions_and_says_failed(pool_case, tmp_path, monkeypatch, capsys) -> None:
+    import json
+
+    import etal.scale.suggest as suggest_module
+    from etal.errors import InputError
+
+    folder, _, _ = pool_case
+    real, calls = suggest_module.suggest_from_pool, []
+
+    def second_call_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise InputError("partition unreadable (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(suggest_module, "suggest_from_pool", second_call_fails)
+    out = tmp_path / "o"
+    code = main(["run", str(folder / "labelled.csv"), *COLUMNS, "--pool-file", str(folder / "pool"),
+                 "--labels", str(folder / "labels.csv"), "--budget", "4", "--out", str(out), "--no-progress"])
+    assert code == 2 and "partition unreadable (simulated)" in capsys.readouterr().err
+    assert len(pd.read_csv(out / "selected.csv")) == 1
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["n_acquired"] == 1
+    assert "partition unreadable" in manifest["stop_reason"]

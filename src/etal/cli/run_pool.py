@@ -222,30 +222,37 @@ def pool_folder_command(args: argparse.Namespace, opts: dict, *, own: tuple[str,
         history: list[dict] = []
         current = labelled.assign(acquired_at=0)
         iteration, stop = 0, None
-        while True:
-            if len(acquired) >= opts["budget"]:
-                stop = f"budget reached ({opts['budget']} acquisitions)"
-                break
-            k = min(opts["batch_size"], opts["budget"] - len(acquired))
-            picks = suggest_from_pool(current, files, k=k, surrogates=cache, exclude_ids=acquired, client=client,
-                                      progress=bars, **columns)
-            if not picks:
-                stop = "pool exhausted"
-                break
-            iteration += 1
-            rows = pool_rows(picks, columns=[id_col, group, *features]).infer_objects()
-            rows[target] = oracle.lookup(rows[id_col].tolist())
-            rows["acquired_at"] = iteration
-            current = pd.concat([current, rows], ignore_index=True)
-            acquired += [p.id for p in picks]
-            history += [{**row, "label": y} for row, y in zip(_pick_rows(picks, iteration), rows[target])]
-            entropies.append(_entropy_row(current, group, target, groups, iteration))
-            # Rewritten after every iteration: a killed run keeps what it acquired.
-            csv("history.csv", pd.DataFrame(history))
-            csv("selected.csv", pd.DataFrame({id_col: acquired}))
-            csv("entropies.csv", pd.DataFrame(entropies))
-            csv("labelled_final.csv", current)
-            write_manifest(out, **manifest, extra={**info, "status": "running", "n_acquired": len(acquired)})
+        try:
+            while True:
+                if len(acquired) >= opts["budget"]:
+                    stop = f"budget reached ({opts['budget']} acquisitions)"
+                    break
+                k = min(opts["batch_size"], opts["budget"] - len(acquired))
+                picks = suggest_from_pool(current, files, k=k, surrogates=cache, exclude_ids=acquired, client=client,
+                                          progress=bars, **columns)
+                if not picks:
+                    stop = "pool exhausted"
+                    break
+                iteration += 1
+                rows = pool_rows(picks, columns=[id_col, group, *features]).infer_objects()
+                rows[target] = oracle.lookup(rows[id_col].tolist())
+                rows["acquired_at"] = iteration
+                current = pd.concat([current, rows], ignore_index=True)
+                acquired += [p.id for p in picks]
+                history += [{**row, "label": y} for row, y in zip(_pick_rows(picks, iteration), rows[target])]
+                entropies.append(_entropy_row(current, group, target, groups, iteration))
+                # Rewritten after every iteration: a killed run keeps what it acquired.
+                csv("history.csv", pd.DataFrame(history))
+                csv("selected.csv", pd.DataFrame({id_col: acquired}))
+                csv("entropies.csv", pd.DataFrame(entropies))
+                csv("labelled_final.csv", current)
+                write_manifest(out, **manifest, extra={**info, "status": "running", "n_acquired": len(acquired)})
+        except BaseException as exc:  # the manifest never stays "running"
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            write_manifest(out, **manifest, extra={
+                **info, "status": "interrupted" if interrupted else "failed", "n_acquired": len(acquired),
+                "stop_reason": "interrupted (Ctrl-C)" if interrupted else f"{type(exc).__name__}: {exc}"})
+            raise
     seconds = time.perf_counter() - started
     csv("history.csv", pd.DataFrame(history, columns=["iteration", *_PICK_COLUMNS, "label"]))
     csv("selected.csv", pd.DataFrame({id_col: acquired}))
