@@ -162,7 +162,7 @@ def grid_tasks(n_runs: int, budget: int):
 
 
 def bench_grid(args) -> dict:
-    from etal.experiment import _execute_run
+    from etal.experiment import execute_run
     from etal.scale.cluster import connect
     from etal.scale.grid import run_tasks
 
@@ -175,7 +175,7 @@ def bench_grid(args) -> dict:
         try:
             client.run(lambda: None)
             t0 = time.perf_counter()
-            results = run_tasks(_execute_run, tasks, client=client, labels=labels, kwargs={"progress": False})
+            results = run_tasks(execute_run, tasks, client=client, labels=labels)
             seconds = time.perf_counter() - t0
         finally:
             client.close()

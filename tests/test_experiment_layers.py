@@ -75,7 +75,7 @@ def test_patience_is_set_for_etal_only_baselines_keep_their_strategy_default(mon
     """The experiment passes its patience to ET-AL and None (the strategy's default) to baselines."""
     import etal.engine
     from etal.experiment import RunConfig, RunSpec
-    from etal.experiment.execute import _execute_run
+    from etal.experiment.execute import execute_run
 
     seen = {}
 
@@ -92,7 +92,7 @@ def test_patience_is_set_for_etal_only_baselines_keep_their_strategy_default(mon
     columns = {"group_col": "g", "target_col": "t", "id_col": "id", "feature_cols": ["f"]}
     for strategy in ("etal", "random", "balanced", "uncertainty"):
         with pytest.raises(Stop):
-            _execute_run(RunSpec(strategy, 0, 0, 0), labelled, pool, columns, RunConfig(patience=7))
+            execute_run(RunSpec(strategy, 0, 0, 0), labelled, pool, columns, RunConfig(patience=7))
     assert seen["etal"][0] == 7
     fresh = {s: etal.engine.ETAL(group_col="g", target_col="t", id_col="id", feature_cols=["f"], strategy=s, patience=None) for s in seen}
     for strategy in ("random", "balanced", "uncertainty"):

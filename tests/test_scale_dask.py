@@ -199,19 +199,19 @@ def _assert_same_runs(a, b) -> None:
 
 @pytest.fixture(scope="module")
 def local_runs(grid_inputs):
-    from etal.experiment import _execute_run
+    from etal.experiment import execute_run
 
     tasks, _ = grid_inputs
-    return run_tasks(_execute_run, tasks, kwargs={"progress": False})
+    return run_tasks(execute_run, tasks)
 
 
 def test_experiment_grid_on_the_cluster_equals_the_local_run(client, grid_inputs, local_runs) -> None:
-    from etal.experiment import _execute_run
+    from etal.experiment import execute_run
 
     tasks, labels = grid_inputs
     assert len(tasks) >= 5 and {t[0].strategy for t in tasks} == {"etal", "random", "balanced"}
     seen, finished = [], []
-    remote = run_tasks(_execute_run, tasks, client=client, labels=labels, kwargs={"progress": False},
+    remote = run_tasks(execute_run, tasks, client=client, labels=labels,
                        progress=lambda done, total: seen.append((done, total)),
                        on_result=lambda i, r: finished.append(i))
     _assert_same_runs(remote, local_runs)
@@ -235,14 +235,14 @@ def _die_once(marker_dir: str, label: str, func, *args, **kwargs):
 
 
 def test_worker_killed_mid_grid_does_not_change_the_results(client, grid_inputs, local_runs, tmp_path) -> None:
-    from etal.experiment import _execute_run
+    from etal.experiment import execute_run
 
     tasks, labels = grid_inputs
     victim = len(tasks) // 2
     names = [("kill-" if i == victim else "") + label for i, label in enumerate(labels)]
     pids_before = set(client.run(os.getpid).values())
-    wrapped = [(str(tmp_path), name, _execute_run, *args) for name, args in zip(names, tasks)]
-    remote = run_tasks(_die_once, wrapped, client=client, labels=names, kwargs={"progress": False}, retries=2)
+    wrapped = [(str(tmp_path), name, execute_run, *args) for name, args in zip(names, tasks)]
+    remote = run_tasks(_die_once, wrapped, client=client, labels=names, retries=2)
     _assert_same_runs(remote, local_runs)
     killed_pid = int((tmp_path / f"{names[victim]}.killed").read_text())
     assert killed_pid in pids_before  # a real worker process died ...
@@ -268,7 +268,7 @@ def test_failed_task_is_retried_and_fails_without_retries(client, tmp_path) -> N
 
 
 def test_downstream_fits_as_tasks_equal_the_local_fits(client) -> None:
-    from etal.evaluation import _fit_and_score
+    from etal.evaluation import fit_and_score
 
     rng = np.random.default_rng(3)
     X, Xt = rng.normal(size=(80, 4)), rng.normal(size=(40, 4))
@@ -276,7 +276,7 @@ def test_downstream_fits_as_tasks_equal_the_local_fits(client) -> None:
     scopes = [("all", np.ones(40, dtype=bool)), ("half", np.arange(40) < 20)]
     tasks = [(model, seed, X, y, Xt, yt, scopes) for model in ("random_forest", "svr") for seed in (0, 1)]
     labels = [f"{m}-seed{s}" for m, s, *_ in tasks]
-    assert run_tasks(_fit_and_score, tasks, client=client, labels=labels) == run_tasks(_fit_and_score, tasks)
+    assert run_tasks(fit_and_score, tasks, client=client, labels=labels) == run_tasks(fit_and_score, tasks)
 
 
 # ------------------------------------------------------------------ the partitioned pool
@@ -378,7 +378,7 @@ def test_partitions_with_different_std_ranges_score_exactly_as_one_call(tmp_path
 def test_huge_pool_screening_equals_the_engine(tmp_path, client) -> None:
     """>= 512 labelled rows and > 50,000 candidates: the surrogate's huge-pool std screens,
     the top 1,000 are re-scored exactly - the pick and its numbers equal ETAL.suggest."""
-    from etal.loop import ETAL
+    from etal.engine import ETAL
 
     frame = _write_pool(tmp_path / "pool", n=60_000, n_files=6, seed=4, other=0.2)
     X, y = _labelled(520, seed=7)
@@ -411,7 +411,7 @@ def _two_groups(tmp_path, n_pool: int):
 
 
 def test_pick_from_pool_targets_the_engines_group_and_skips_acquired(tmp_path) -> None:
-    from etal.loop import ETAL
+    from etal.engine import ETAL
 
     frame, labelled = _two_groups(tmp_path, 4000)
     loop = ETAL(group_col="grp", target_col="y", feature_cols=FEATURES, progress=False)
@@ -430,7 +430,7 @@ def test_pick_from_pool_targets_the_engines_group_and_skips_acquired(tmp_path) -
 def test_batch_suggestions_equal_the_engines_greedy_batch(tmp_path, client) -> None:
     """k = 6 with fantasies: the target group changes within the batch (g0's entropy rises
     with its fantasies until g1 is lower), as in ETAL.suggest(6)."""
-    from etal.loop import ETAL
+    from etal.engine import ETAL
 
     frame, labelled = _two_groups(tmp_path, 3000)
     labelled.loc[labelled["grp"] == "g1", "y"] *= 0.12  # g1 just above g0: the batch switches
@@ -451,7 +451,7 @@ def test_batch_suggestions_equal_the_engines_greedy_batch(tmp_path, client) -> N
 def test_a_loop_over_a_pool_folder_equals_the_engines_run(tmp_path) -> None:
     """Label each pick (an oracle), append it, pick again with the cached surrogates: the
     acquisitions of ETAL.run with the pool in memory."""
-    from etal.loop import ETAL
+    from etal.engine import ETAL
     from etal.oracles import LookupOracle
 
     frame, labelled = _two_groups(tmp_path, 1500)

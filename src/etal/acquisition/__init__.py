@@ -56,8 +56,8 @@ Expectation over Y ~ N(mu, sigma^2) (``estimator="quadrature"``)
     G_l and V_l are Gaussian-smoothed at scale s_l >= tau / 0.68, hence analytic on that
     scale: ``n_nodes`` (default 6) Gauss-Hermite nodes integrate them to ~1e-6 of their
     variation, and the 4-point Lagrange interpolation on the s_l/8 grid adds ~1e-5 of it.
-    Points more than 12 (total) scales outside the data range see a smooth h and use
-    Gauss-Hermite on h directly; candidates with 0 < sigma < s_0 use the exact piecewise
+    Points more than 12 (total) scales (:data:`FAR_SCALES`) outside the data range see
+    a smooth h and use Gauss-Hermite on h directly; candidates with 0 < sigma < s_0 use the exact piecewise
     integral (cost O(labelled values within mu +- 8.5 sigma)); sigma == 0 (or below 1e-9
     of half the mean spacing, or below 1000 float steps of mu) gives h(mu) and std 0.
     The variance is never formed as E[h^2] - E[h]^2 of raw values (no cancellation).
@@ -103,6 +103,7 @@ from .insertion import (
     DEFAULT_N_NODES,
     DETERMINISTIC_ESTIMATORS,
     ESTIMATORS,
+    FAR_SCALES,
     MIN_LABELLED,
     entropy_after_insertion,
 )
@@ -111,6 +112,7 @@ __all__ = [
     "DEFAULT_N_NODES",
     "DETERMINISTIC_ESTIMATORS",
     "ESTIMATORS",
+    "FAR_SCALES",
     "MIN_LABELLED",
     "entropy_after_insertion",
     "expected_entropy",

@@ -14,11 +14,11 @@ import numpy as np
 from ..errors import InputError
 from ..params import check_int
 from .insertion import (
-    _FAR,
     _LEVEL_RATIO,
     _NEGLIGIBLE,
     DEFAULT_N_NODES,
     ESTIMATORS,
+    FAR_SCALES,
     _make_evaluator,
     _posterior,
     _resolution,
@@ -82,7 +82,7 @@ def expected_entropy(labelled: np.ndarray, mu: np.ndarray, sigma: np.ndarray, es
         # The ladder starts at half the mean spacing, or higher if no candidate needs it.
         base = half_spacing = 0.5 * max((high - low) / (x.size - 1), res)
         outside_by = np.maximum(np.maximum(low - mu, mu - high), 0.0)
-        on_ladder = (sigma >= base) & (outside_by < _FAR * sigma)
+        on_ladder = (sigma >= base) & (outside_by < FAR_SCALES * sigma)
         top = base
         if on_ladder.any():
             top = float(sigma[on_ladder].max())

@@ -30,12 +30,16 @@ DETERMINISTIC_ESTIMATORS: tuple[str, ...] = ("quadrature",)
 DEFAULT_N_NODES: int = 6
 #: Smallest labelled sample: with one value added the estimators need n' >= 5.
 MIN_LABELLED: int = 4
+#: Quadrature: a candidate whose mean lies more than this many (total) smoothing scales
+#: outside the labelled range sees a smooth h(y) and skips the smoothing ladder (the
+#: ladder spans the stds of the other candidates). Public because
+#: :mod:`etal.scale.pool` must rebuild the same ladder partition by partition.
+FAR_SCALES: float = 12.0
 
 # Quadrature constants (see the module docstring).
 _GRID_PER_SCALE = 8  # grid points per unit of a level's scale s_l
 _LEVEL_RATIO = 2.0**0.25  # s_{l+1} / s_l, so that tau <= 0.68 s_l
 _TABLE_MARGIN = 20.0  # tables cover the data range +- 20 s_l
-_FAR = 12.0  # a point this many scales outside the data sees a smooth h
 _TRUNCATION = 8.5  # the exact integral covers mu +- 8.5 sigma (mass lost < 2e-17)
 _KERNEL_REACH = 7.0  # base level: Gaussian truncated at 7 scales, then renormalised
 _N_FAR_NODES = 12  # Gauss-Hermite nodes on h where it is smooth (outside the data)

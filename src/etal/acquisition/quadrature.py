@@ -14,7 +14,6 @@ from scipy.special import roots_legendre
 
 from .insertion import (  # noqa: F401
     _BLOCK,
-    _FAR,
     _GL_ORDER,
     _GRID_PER_SCALE,
     _KERNEL_REACH,
@@ -25,6 +24,7 @@ from .insertion import (  # noqa: F401
     _PIECE_BUDGET,
     _TABLE_MARGIN,
     _TRUNCATION,
+    FAR_SCALES,
 )
 
 __all__ = ["_SmoothedEntropy"]
@@ -328,7 +328,7 @@ class _SmoothedEntropy:
         """
         total = np.sqrt(tau * tau + self.scales[level] ** 2)
         outside_by = np.maximum(np.maximum(self.low - centre, centre - self.high), 0.0)
-        far = outside_by >= _FAR * total
+        far = outside_by >= FAR_SCALES * total
         if not far.any():
             return self._smooth_near(level, centre, tau)
         mean, var = np.empty(centre.size), np.empty(centre.size)
@@ -358,7 +358,7 @@ class _SmoothedEntropy:
             mean[zero], var[zero] = self.evaluate(mu[zero]), 0.0
         if small.any():
             outside_by = np.maximum(np.maximum(self.low - mu[small], mu[small] - self.high), 0.0)
-            far = outside_by >= _FAR * sigma[small]
+            far = outside_by >= FAR_SCALES * sigma[small]
             m, v = np.empty(far.size), np.empty(far.size)
             if far.any():
                 m[far], v[far] = _direct_moments(self.evaluate, mu[small][far], sigma[small][far],

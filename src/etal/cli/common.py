@@ -129,13 +129,15 @@ def add_data_arguments(
     default_data: str | None = "oqmd8",
     features: bool = True,
     pool_file: bool = True,
+    pool_folder: bool = False,
 ) -> None:
     """Add ``DATA`` and the column flags to ``parser``.
 
     ``DATA`` (optional positional) is a CSV / Parquet / JSON-lines file or an embedded
     dataset name; left out, ``default_data`` (an embedded dataset) is used with its
     default columns. ``features`` / ``pool_file`` add ``--feature-cols`` / ``--pool-file``
-    (commands that use no features or pool leave them out).
+    (commands that use no features or pool leave them out); ``pool_folder``: the command
+    also takes a folder of Parquet files there (a partitioned pool).
     """
     from ..datasets import list_datasets
 
@@ -182,8 +184,10 @@ def add_data_arguments(
     if pool_file:
         parser.add_argument(
             "--pool-file",
-            metavar="FILE",
-            help="extra table of unlabelled candidates (same columns; target absent or empty)",
+            metavar="FILE|DIR" if pool_folder else "FILE",
+            help="extra table of unlabelled candidates (same columns; target absent or empty)"
+            + ("; or a folder of Parquet files (a partitioned pool, scored partition by partition; "
+               "see --scheduler)" if pool_folder else ""),
         )
     parser.set_defaults(**{_DEFAULT_DATA_DEST: default_data})
 

@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from ..experiment import DEMO_OUT
     from .argtypes import n_jobs
     from .common import add_output_argument
+    from .scale_flags import add_scheduler_argument
 
     parser = sub.add_parser(
         "demo",
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--n-jobs", type=n_jobs, metavar="N", default=None,
                         help="parallel workers for the runs and the downstream fits (default: all cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_scheduler_argument(parser)
     parser.set_defaults(func=demo_command)
 
 

@@ -112,6 +112,7 @@ def _arguments(args: argparse.Namespace) -> dict:
 def register(sub: argparse._SubParsersAction) -> None:
     from ..experiment import DEFAULT_OUT
     from .common import add_data_arguments, add_output_argument
+    from .scale_flags import add_scheduler_argument
 
     parser = sub.add_parser(
         "experiment",
@@ -129,6 +130,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", metavar="FILE", type=Path, help="experiment settings (TOML)")
     add_output_argument(parser, DEFAULT_OUT)
     add_experiment_overrides(parser)
+    add_scheduler_argument(parser)
     parser.set_defaults(func=experiment_command)
 
 
@@ -196,16 +198,19 @@ EXPERIMENT_OUTPUTS = ("*.csv", "*.png", "*.svg", "*.json", "report.html", "confi
 
 
 def run_and_report(config, args: argparse.Namespace, command: str):
-    """Run the experiment (bars unless ``--no-progress``), render report.html, print the summary."""
+    """Run the experiment (bars unless ``--no-progress``; on Dask with ``--scheduler``),
+    render report.html, print the summary."""
     from ..experiment import run_experiment
     from ..report import write_experiment_report
-
     from .common import output_dir
+    from .scale_flags import client_from_args
 
     output_dir(args, command=command, own=EXPERIMENT_OUTPUTS)
     bars = None if args.no_progress else ProgressBars()
     try:
-        result = run_experiment(config, args.out, progress=bars, command=command, arguments=_arguments(args))
+        with client_from_args(args) as client:
+            result = run_experiment(config, args.out, progress=bars, command=command, arguments=_arguments(args),
+                                    client=client)
     finally:
         if bars is not None:
             bars.close()

@@ -11,6 +11,9 @@
 
 A checkpoint is written to ``OUT/checkpoint`` after every acquisition; ``etal run
 --resume OUT`` continues a killed run and ends with exactly the same selections.
+
+``--pool-file DIR`` (a folder of Parquet files, a pool too large for memory) goes to
+:mod:`etal.cli.run_pool` (picks partition by partition, on Dask with ``--scheduler``).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ _patience = patience("none")  # ETAL's spelling of "never"
 
 def register(sub: argparse._SubParsersAction) -> None:
     from .common import add_data_arguments, add_output_argument
+    from .scale_flags import add_scheduler_argument
 
     parser = sub.add_parser(
         "run",
@@ -65,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "unstable trigonal compounds), labels revealed from the held-back values."
         ),
     )
-    add_data_arguments(parser, default_data="oqmd8")
+    add_data_arguments(parser, default_data="oqmd8", pool_folder=True)
     add_output_argument(parser, DEFAULT_OUT)
     parser.add_argument("--budget", type=_non_negative_int, metavar="N",
                         help="maximum number of acquisitions (default 100)")
@@ -95,6 +99,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", metavar="DIR",
                         help="continue the killed run whose output folder (or checkpoint) is DIR")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_scheduler_argument(parser)
     parser.set_defaults(func=run_command)
 
 
@@ -133,6 +138,15 @@ def _resume_hint(args: argparse.Namespace) -> str | None:
 def run_command(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume(args)
+    from .run_pool import is_pool_folder, pool_folder_command
+
+    if is_pool_folder(args):
+        return pool_folder_command(args, _resolved(args), own=RUN_OUTPUTS, arguments=_arguments(args))
+    if args.scheduler is not None:
+        raise InputError(
+            "--scheduler: etal run uses Dask for a pool stored as a folder of Parquet files "
+            "(--pool-file DIR); an in-memory pool runs here. Leave --scheduler out"
+        )
     from ..engine import ETAL
     from ..oracles import LookupOracle
     from ..split import biased_split, parse_rule_specs
@@ -186,8 +200,9 @@ def run_command(args: argparse.Namespace) -> int:
         )
         if args.labels:
             from ..provenance import file_sha256
+            from .run_pool import labels_oracle
 
-            oracle = _labels_oracle(args.labels, id_col, target)
+            oracle = labels_oracle(args.labels, id_col, target)
             _check_label_coverage(args.labels, oracle, pool[id_col].tolist())
             inputs["labels"] = file_sha256(args.labels)
             mode = "labels"
@@ -283,32 +298,6 @@ def _check_label_coverage(path: str, oracle, pool_ids: list) -> None:
             f"{path}: no label for {len(missing)} of the {len(pool_ids)} unlabelled pool row(s) "
             f"(ids {shown}); add them to {path}, or drop those rows from the pool"
         )
-
-
-def _labels_oracle(path: str, id_col: str, target: str):
-    from ..data import read_file
-    from ..oracles import LookupOracle
-
-    frame = read_file(Path(path))
-    id_name = id_col if id_col in frame.columns else ("id" if "id" in frame.columns else None)
-    if id_name is None:
-        raise InputError(
-            f"{path}: the labels file needs an id column ({id_col!r}); its columns are: "
-            f"{', '.join(map(str, frame.columns))}"
-        )
-    others = [c for c in frame.columns if c != id_name]
-    target_name = target if target in frame.columns else (others[0] if len(others) == 1 else None)
-    if target_name is None:
-        raise InputError(
-            f"{path}: the labels file needs columns id,target ({id_col!r} and {target!r}); its columns "
-            f"are: {', '.join(map(str, frame.columns))}"
-        )
-    try:
-        oracle = LookupOracle(frame[[id_name, target_name]], id_col=id_name, target_col=target_name)
-    except InputError as exc:
-        raise InputError(f"{path}: {exc}") from exc
-    oracle.id_col = id_col  # read the ids of the requested rows from the data's id column
-    return oracle
 
 
 def _write_csv(path: Path, frame: pd.DataFrame) -> None:

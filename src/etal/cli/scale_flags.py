@@ -76,7 +76,8 @@ def client_from_args(args: argparse.Namespace) -> Iterator[Any]:
 
 class stage_bars:
     """``progress(stage, done, total)`` for :func:`etal.scale.pool.score_partitions`:
-    one tqdm bar per stage ("pool: predict", "pool: score", ...), closed when complete."""
+    one tqdm bar per stage ("pool: predict", "pool: score", ...), closed when complete;
+    the next pick's pass of a stage starts a new bar."""
 
     def __init__(self, disable: bool = False, file: Any = None) -> None:
         self.disable = disable
@@ -87,7 +88,7 @@ class stage_bars:
         from tqdm.auto import tqdm
 
         bar = self._bars.get(stage)
-        if bar is None:
+        if bar is None or done <= bar.n:  # a new pass of the stage (the next pick): a new bar
             bar = self._bars[stage] = tqdm(total=total, desc=f"pool: {stage}", unit="partition",
                                            disable=self.disable, file=self.file)
         bar.update(done - bar.n)

@@ -27,6 +27,7 @@ from .downstream import (
     MIN_TEST_ROWS,
     MIN_TRAINING_ROWS,
     evaluate_downstream,
+    fit_and_score,
 )
 from .models import (
     DOWNSTREAM_MODELS,
@@ -66,6 +67,7 @@ __all__ = [
     "downstream_models",
     "evaluate_downstream",
     "features_for_target",
+    "fit_and_score",
     "group_score_trajectory",
     "paired_by_split",
     "paired_comparison",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from ..errors import InputError
 from ._checks import _numeric_matrix, _numeric_target, _require_columns, _seed_list
 from .models import MODEL_NAMES, downstream_models, features_for_target
 
-__all__ = ["DOWNSTREAM_COLUMNS", "MIN_TEST_ROWS", "MIN_TRAINING_ROWS", "evaluate_downstream"]
+__all__ = ["DOWNSTREAM_COLUMNS", "MIN_TEST_ROWS", "MIN_TRAINING_ROWS", "evaluate_downstream", "fit_and_score"]
 
 #: Columns of the table :func:`evaluate_downstream` returns, in order.
 DOWNSTREAM_COLUMNS: tuple[str, ...] = ("strategy", "model", "target", "seed", "scope", "r2", "mae")
@@ -23,7 +24,7 @@ MIN_TRAINING_ROWS: int = 20
 MIN_TEST_ROWS: int = 2
 
 
-def _fit_and_score(
+def fit_and_score(
     model_name: str,
     seed: int,
     x_train: np.ndarray,
@@ -32,9 +33,10 @@ def _fit_and_score(
     y_test: np.ndarray,
     scopes: list[tuple[str, np.ndarray]],
 ) -> list[tuple[str, float, float]]:
-    """Fit one model and return ``(scope, r2, mae)`` for each test scope.
+    """Fit one model and return ``(scope, r2, mae)`` for each test scope (``mae`` in the
+    target's unit).
 
-    Runs in a joblib worker. BLAS is limited to one thread so that results do not depend
+    One downstream task: runs in a joblib worker or as a Dask task. BLAS is limited to one thread so that results do not depend
     on how many workers share the machine (thread count changes the order of floating
     point sums inside matrix products).
     """
@@ -72,6 +74,7 @@ def evaluate_downstream(
     seeds: int | Sequence[int] = 30,
     n_jobs: int = -1,
     progress: Callable[[int, int], None] | bool | None = None,
+    client: Any = None,
 ) -> pd.DataFrame:
     """Train every model on every strategy's final labelled set; score it on ``test``.
 
@@ -102,6 +105,9 @@ def evaluate_downstream(
     progress
         Called as ``progress(done, total)`` after each fit (the caller draws any bar;
         the library draws none). ``True``/``False`` from older code mean no callback.
+    client
+        A ``distributed.Client``: every fit is a Dask task (retried if its worker dies;
+        ``n_jobs`` unused), the table equals the local one. None: joblib here, no Dask.
 
     Returns
     -------
@@ -206,16 +212,21 @@ def evaluate_downstream(
         for target in targets
         for seed in seed_list
     ]
-    calls = (
-        delayed(_fit_and_score)(model, seed, *train[(strategy, seed)][target], *test_data[target])
-        for strategy, model, target, seed in tasks
-    )
-    # return_as="generator" yields results in task order as they finish, so progress moves.
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(calls)
-    rows = []
     report = progress if callable(progress) else None
+    arguments = [(model, seed, *train[(strategy, seed)][target], *test_data[target])
+                 for strategy, model, target, seed in tasks]
+    if client is not None:
+        from ..scale.grid import run_tasks
+
+        # Results come back in task order; the shared arrays are sent to the cluster once.
+        results = run_tasks(fit_and_score, arguments, client=client, progress=report,
+                            labels=[f"fit-{s}-{m}-{t}-seed{r}" for s, m, t, r in tasks])
+    else:
+        # return_as="generator" yields results in task order as they finish, so progress moves.
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(fit_and_score)(*a) for a in arguments)
+    rows = []
     for done, ((strategy, model, target, seed), scores) in enumerate(zip(tasks, results), start=1):
-        if report is not None:
+        if report is not None and client is None:
             report(done, len(tasks))
         for scope, r2, mae in scores:
             rows.append((strategy, model, target, seed, scope, r2, mae))

@@ -77,7 +77,7 @@ from .config import (
     demo_config,
     parse_seeds,
 )
-from .execute import ProgressCallback, run_experiment
+from .execute import ProgressCallback, execute_run, run_experiment
 from .outputs import (
     DEPLETED_COLUMNS,
     QUALITY_COLUMNS,
@@ -108,6 +108,7 @@ __all__ = [
     "RunSpec",
     "SplitConfig",
     "demo_config",
+    "execute_run",
     "parse_seeds",
     "plan_runs",
     "run_experiment",

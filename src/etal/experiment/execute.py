@@ -33,7 +33,7 @@ from .outputs import (
 from .plan import RunSpec, _effective_jobs, _split_rules, plan_runs
 from .summary import _stop_text, _training_text, plain_summary
 
-__all__ = ["ProgressCallback", "run_experiment"]
+__all__ = ["ProgressCallback", "execute_run", "run_experiment"]
 
 #: ``progress(stage, done, total, detail)``: called after each finished unit of work.
 #: ``stage`` is ``"runs"`` (one loop run; ``detail`` = "strategy seed s") or
@@ -92,14 +92,15 @@ def _downstream_columns(config: ExperimentConfig, ds) -> tuple[list[str], list[s
     return features, targets
 
 
-def _execute_run(
+def execute_run(
     spec: RunSpec,
     labelled: pd.DataFrame,
     pool: pd.DataFrame,
     columns: dict[str, Any],
     run: RunConfig,
 ) -> _RunOutcome:
-    """Run one strategy on one split. The loop gets the pool without its target column;
+    """Run one strategy on one split (one task of the grid; also a Dask task, see
+    :func:`etal.scale.grid.run_tasks`). The loop gets the pool without its target column;
     the labels stay in the oracle. BLAS is limited to one thread: the GP matrices are small
     (threads only add overhead, 2-5x on a busy 2-core machine) and results then do not
     depend on the machine's thread count."""
@@ -143,6 +144,7 @@ def run_experiment(
     progress: ProgressCallback | bool | None = None,
     command: str = "etal.experiment.run_experiment",
     arguments: Mapping[str, Any] | None = None,
+    client: Any = None,
 ) -> ExperimentResult:
     """Run the paper's experiment (see :mod:`etal.experiment`) and write its results to ``out_dir``.
 
@@ -155,6 +157,10 @@ def run_experiment(
     progress : a :data:`ProgressCallback` told about each finished run and downstream fit
         (the library draws no bar); None (or a bool, from older code) for none.
     command, arguments : recorded in ``manifest.json`` (the CLI passes its own).
+    client : a ``distributed.Client`` (:func:`etal.scale.cluster.connect`) to run every
+        loop run and every downstream fit as a Dask task (retried if its worker dies;
+        ``n_jobs`` is then unused); None (default) runs here and imports no Dask. The
+        tables equal those of the local run with the same seeds (apart from timings).
 
     Files written: ``config.toml`` (resolved settings), ``split/`` (labelled, pool, test,
     summary; ``split/seed-<s>/`` per split seed with several splits), ``split_summary.csv``,
@@ -239,11 +245,18 @@ def run_experiment(
         "arguments": {**dict(arguments or {}), "config": resolved},
         "inputs": {"data": ds.sha256},
     }
-    _write_manifest(out, manifest_base, {"status": "running: loop runs", "seeds": seeds_info, "timings": timings})
+    # Where the tasks ran (the results do not depend on it).
+    execution: dict[str, Any] = (
+        {"where": "here", "n_jobs": config.run.n_jobs} if client is None
+        else {"where": "dask", "scheduler": str(client.scheduler.address),
+              "workers": len(client.scheduler_info().get("workers", {}))}
+    )
+    _write_manifest(out, manifest_base, {"status": "running: loop runs", "seeds": seeds_info, "timings": timings,
+                                         "execution": execution})
 
     # ---- runs (trajectories written after each one)
     t0 = time.perf_counter()
-    done = _run_all(specs, splits, columns, config, writer, report)
+    done = _run_all(specs, splits, columns, config, writer, report, client)
     timings["runs"] = time.perf_counter() - t0
 
     trajectory = pd.concat([_trajectory_rows(o) for o in done], ignore_index=True)
@@ -270,7 +283,7 @@ def run_experiment(
     _write_manifest(
         out, manifest_base,
         {"status": "running: downstream", "seeds": seeds_info, "runs": stops, "entropy_deficit": quality_info,
-         "depleted_groups": depleted_info, "timings": timings},
+         "depleted_groups": depleted_info, "timings": timings, "execution": execution},
     )  # fmt: skip
 
     # ---- bias figures (before downstream, so a downstream crash keeps them)
@@ -284,7 +297,7 @@ def run_experiment(
     if config.downstream.enabled:
         t0 = time.perf_counter()
         fits = None if report is None else (lambda d, n: report("downstream", d, n, ""))
-        downstream, used = _downstream(config, done, splits, features, targets, ds.group_col, fits)
+        downstream, used = _downstream(config, done, splits, features, targets, ds.group_col, fits, client)
         seeds_info["downstream_acquisitions"] = used
         writer.csv("downstream.csv", downstream)
         present = set(downstream["strategy"])
@@ -322,6 +335,7 @@ def run_experiment(
         "status": "finished", "seeds": seeds_info, "runs": stops, "entropy_deficit": quality_info,
         "depleted_groups": depleted_info,
         "timings": {k: round(v, 3) for k, v in timings.items()}, "outputs": sorted(writer.files),
+        "execution": execution,
     }  # fmt: skip
     manifest_path = _write_manifest(out, manifest_base, extra)
     return ExperimentResult(
@@ -335,8 +349,9 @@ def run_experiment(
     )  # fmt: skip
 
 
-def _run_all(specs, splits, columns, config: ExperimentConfig, writer: _Writer, report) -> list[_RunOutcome]:
-    """Every planned run, in parallel when allowed; tables rewritten after each finished run.
+def _run_all(specs, splits, columns, config: ExperimentConfig, writer: _Writer, report, client=None) -> list[_RunOutcome]:
+    """Every planned run, in parallel when allowed (or as Dask tasks on ``client``); tables
+    rewritten after each finished run.
 
     Returns the outcomes in plan order.
     """
@@ -366,9 +381,16 @@ def _run_all(specs, splits, columns, config: ExperimentConfig, writer: _Writer, 
     def run_args(sp: RunSpec) -> tuple:
         return sp, splits[sp.split_seed].labelled, splits[sp.split_seed].pool, columns, config.run
 
-    if n_jobs == 1:
+    if client is not None:
+        from ..scale.grid import run_tasks
+
+        # One task per run; a split's frames are sent to the cluster once (shared objects).
+        run_tasks(execute_run, [run_args(sp) for sp in todo], client=client,
+                  labels=[f"run-{sp.strategy}-seed{sp.seed}-split{sp.split_seed}" for sp in todo],
+                  on_result=lambda i, outcome: record(outcome))
+    elif n_jobs == 1:
         for sp in todo:
-            record(_execute_run(*run_args(sp)))
+            record(execute_run(*run_args(sp)))
     else:
         import joblib
         from joblib import Parallel, delayed
@@ -376,14 +398,16 @@ def _run_all(specs, splits, columns, config: ExperimentConfig, writer: _Writer, 
         # Results in completion order (joblib >= 1.4); joblib 1.3 only has task order.
         unordered = tuple(int(v) for v in joblib.__version__.split(".")[:2]) >= (1, 4)
         results = Parallel(n_jobs=n_jobs, return_as="generator_unordered" if unordered else "generator")(
-            delayed(_execute_run)(*run_args(sp)) for sp in todo
+            delayed(execute_run)(*run_args(sp)) for sp in todo
         )
         for outcome in results:
             record(outcome)
     return [outcomes[s] for s in specs]
 
 
-def _downstream(config, done, splits, features, targets, group_col, progress=None) -> tuple[pd.DataFrame, dict[int, int]]:
+def _downstream(
+    config, done, splits, features, targets, group_col, progress=None, client=None
+) -> tuple[pd.DataFrame, dict[int, int]]:
     """Fit every model on each strategy's final labelled set; seeds paired as documented.
 
     Returns the table and, with ``equal_acquisitions``, the number of acquisitions each
@@ -423,7 +447,7 @@ def _downstream(config, done, splits, features, targets, group_col, progress=Non
                 training, splits[split_seed].test, features=features, targets=targets,
                 group_col=group_col if config.downstream.per_group else None,
                 models=config.downstream.models, seeds=[model_seeds[i] for i in positions],
-                n_jobs=config.downstream.n_jobs, progress=progress,
+                n_jobs=config.downstream.n_jobs, progress=progress, client=client,
             )
         )  # fmt: skip
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(DOWNSTREAM_COLUMNS))

@@ -94,16 +94,15 @@ def require_distributed(purpose: str = "running on a Dask scheduler") -> Any:
 
 
 def _etal_version() -> str:
-    import etal
+    # Read at call time (not bound at import), so a changed version is seen.
+    from .. import __version__
 
-    return etal.__version__
+    return __version__
 
 
 def _check_versions(client: Any) -> None:
     """Every worker must run this etal version (tasks are etal functions, pickled by name)."""
-    import etal
-
-    mine = etal.__version__
+    mine = _etal_version()
     theirs = client.run(_etal_version)
     wrong = {w: v for w, v in theirs.items() if v != mine}
     if wrong:

@@ -3,7 +3,7 @@
 A pool too large for one machine's memory - tens of millions of hypothetical candidates
 from a generative model or an enumeration - is stored as a folder of Parquet files (the
 partitions; any layout, files taken in sorted path order). :func:`score_partitions` gives
-the pick the in-memory engine (:class:`etal.loop.ETAL` with :class:`etal.strategies.ETALStrategy`)
+the pick the in-memory engine (:class:`etal.engine.ETAL` with :class:`etal.strategies.ETALStrategy`)
 would make for the target group if the whole pool were in memory, holding only one
 partition's features at a time per worker:
 
@@ -372,7 +372,7 @@ def _token() -> str:
 
 def _ladder_geometry(values: np.ndarray) -> tuple[float, float, float, float]:
     """(low, high, half mean spacing, far) of the quadrature ladder for these labelled values."""
-    from ..acquisition import _FAR  # the quadrature's own constant (one home)
+    from ..acquisition import FAR_SCALES  # the quadrature's own constant (one home)
     from ..entropy import data_resolution
 
     x = np.sort(np.asarray(values, dtype=float))
@@ -383,7 +383,7 @@ def _ladder_geometry(values: np.ndarray) -> tuple[float, float, float, float]:
             "(rank by the posterior std instead: criterion='std')"
         )
     low, high = float(x[0]), float(x[-1])
-    return low, high, 0.5 * max((high - low) / (x.size - 1), res), float(_FAR)
+    return low, high, 0.5 * max((high - low) / (x.size - 1), res), float(FAR_SCALES)
 
 
 def score_partitions(
