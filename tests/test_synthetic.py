@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-import etal.datasets
 from etal.data import load_data
 from etal.datasets._synthetic import MIN_GROUP_ROWS, MIN_LABELLED, synthetic
 from etal.errors import InputError
