@@ -23,6 +23,7 @@ from ..bias.scores import entropy_deficit, entropy_gap
 from ..errors import InputError
 from ..params import check_int, default_of
 from ..strategies import DEFAULT_STRATEGY, strategy_class
+from .rows import _id_text, _is_text_structure, _resolve_structures
 from .store import DB_NAME, CampaignStore
 
 __all__ = ["SUGGESTIONS_FILE", "Campaign", "CampaignWarning", "IngestReport"]
@@ -42,20 +43,6 @@ class IngestReport:
     stored: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     unsuggested: list[str] = field(default_factory=list)
-
-
-def _id_text(value: Any) -> str:
-    """A user id as the store's text: integral floats (ids read from a CSV with gaps) as ints."""
-    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
-        return str(int(value))
-    if isinstance(value, (np.integer,)):
-        return str(int(value))
-    return str(value).strip()
-
-
-def _is_text_structure(text: str) -> bool:
-    head = text.lstrip()
-    return head.startswith(("{", "data_", "#"))
 
 
 class Campaign:
@@ -94,7 +81,7 @@ class Campaign:
         structures: str | os.PathLike | None = None,
         seed: int = 0,
         patience: int | str | None = "default",
-        strategy: str = DEFAULT_STRATEGY,
+        strategy: str | None = None,
     ) -> Campaign:
         """Create a campaign in ``folder`` from a table (rows with an empty target are the pool).
 
@@ -107,12 +94,27 @@ class Campaign:
         one from ``structure_col``; stored as a structure JSON.
         ``seed``, ``patience`` and ``strategy`` configure the engine for every suggestion;
         ``patience`` defaults to the strategy's own (5 for ET-AL, never for the baselines).
+        ``strategy`` defaults to the engine's default strategy, or ``etal`` for a pool folder.
+
+        ``pool_path`` may be a folder of Parquet files (a pool too large to copy): the store
+        then records the folder (path and a fingerprint of its files) and adds a pool row only
+        when it is suggested or ingested; ``data`` must then hold labelled rows only, and the
+        engine must be the ``etal`` strategy with the quadrature estimator (see
+        :mod:`.folder_pool`).
         """
         from ..data import load_data
         from ..provenance import write_manifest
 
         ETAL = _engine_class()
+        folder_pool = pool_path is not None and Path(pool_path).expanduser().is_dir()
+        if strategy is None:
+            strategy = "etal" if folder_pool else DEFAULT_STRATEGY
         ETAL(group_col="g", target_col="t", feature_cols=[], strategy=strategy, seed=seed)  # checks both
+        if folder_pool and (strategy != "etal" or default_of(ETAL, "estimator") != "quadrature"):
+            raise InputError(
+                f"{pool_path}: a pool folder of Parquet files is searched with the etal strategy and the "
+                f"quadrature estimator only (got strategy {strategy!r}); use an in-memory pool file for others"
+            )
         if patience == "default":  # the strategy's own (5 for ET-AL, never for the baselines)
             patience = strategy_class(strategy).patience
         check_int("patience", patience, low=1, allow_none=True)
@@ -132,8 +134,13 @@ class Campaign:
             target_col=target_col,
             id_col=id_col,
             feature_cols=feature_cols,
-            pool_path=pool_path,
+            pool_path=None if folder_pool else pool_path,
         )
+        if folder_pool and len(ds.pool):
+            raise InputError(
+                f"{ds.source} has {len(ds.pool)} row(s) without a {ds.target_col!r} value; with a pool folder "
+                "DATA holds the labelled rows only: drop them or move them into the folder"
+            )
         frame = ds.frame
         refs: list[str | None] = [None] * len(frame)
         if structure_col is not None:
@@ -152,6 +159,14 @@ class Campaign:
                 if refs[k] is None and uid in found:
                     refs[k] = found[uid]
         id_is_int = bool(pd.api.types.is_integer_dtype(frame[ds.id_col].dtype))
+        folder_info = None
+        if folder_pool:
+            from .folder_pool import describe_folder
+
+            folder_info = describe_folder(pool_path, id_col=ds.id_col, group_col=ds.group_col,
+                                          feature_cols=list(ds.feature_cols), structure_col=structure_col,
+                                          initial_rows=len(frame))  # fmt: skip
+            id_is_int = id_is_int and folder_info["id_is_int"]
         meta = {
             "group_col": ds.group_col,
             "target_col": ds.target_col,
@@ -162,8 +177,8 @@ class Campaign:
             "structures": None if structures is None else str(structures),
             "source": str(ds.source),
             "sha256": ds.sha256,
-            "pool_source": ds.pool_source,
-            "pool_sha256": ds.pool_sha256,
+            "pool_source": folder_info["path"] if folder_info else ds.pool_source,
+            "pool_sha256": folder_info["fingerprint"] if folder_info else ds.pool_sha256,
             "engine": {
                 "strategy": strategy,
                 "estimator": default_of(ETAL, "estimator"),
@@ -172,6 +187,8 @@ class Campaign:
                 "surrogate": default_of(ETAL, "surrogate"),
             },
         }
+        if folder_info is not None:
+            meta["pool_folder"] = folder_info
         store = CampaignStore(folder, create=True)
         try:
             store.create(
@@ -185,6 +202,8 @@ class Campaign:
         finally:
             store.close()
         inputs = {"data": ds.sha256} | ({"pool": ds.pool_sha256} if ds.pool_sha256 else {})
+        if folder_info is not None:  # names and sizes of its files (hashing every byte would read it all)
+            inputs = {"data": ds.sha256, "pool_folder": folder_info["fingerprint"]}
         write_manifest(folder, command="campaign init", arguments=meta, inputs=inputs, seed=int(seed))
         return cls(folder)
 
@@ -255,9 +274,26 @@ class Campaign:
             progress=False,  # the fairness stop: the strategy's own (on for ET-AL)
         )
 
-    def propose(self, k: int) -> tuple[list[dict[str, Any]], str | None]:
+    @property
+    def pool_folder(self) -> dict[str, Any] | None:
+        """The pool folder's record (path, files, rows, fingerprint), or None for an in-memory pool."""
+        return self.meta.get("pool_folder")
+
+    def propose(
+        self, k: int, *, client: Any = None, progress: Any = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
         """The engine's next ``k`` picks (dicts: rid, ei, expected_entropy), not stored; and the
-        stop reason when it has none."""
+        stop reason when it has none.
+
+        For a pool folder each pick carries its ``row`` instead of a rid (the store adds it);
+        ``client`` (a ``distributed.Client``) scores the folder's partitions on Dask and
+        ``progress(stage, done, total)`` reports the partitions scored; both are ignored for
+        an in-memory pool.
+        """
+        if self.pool_folder is not None:
+            from .folder_pool import propose_from_folder
+
+            return propose_from_folder(self, k, client=client, progress=progress)
         labelled, pool = self.engine_frames()
         if pool.empty:
             excluded = self.excluded_groups()
@@ -274,15 +310,16 @@ class Campaign:
         picks = [{"rid": int(p.id), "ei": p.ei, "expected_entropy": p.expected_entropy} for p in loop.pending]
         return picks, None if picks else "the engine returned no candidate"
 
-    def suggest(self, k: int = 1, *, write: bool = True) -> pd.DataFrame:
+    def suggest(self, k: int = 1, *, write: bool = True, client: Any = None, progress: Any = None) -> pd.DataFrame:
         """Mark the next ``k`` picks pending (never a pending or running row) and return them.
 
         Writes ``DIR/suggestions.csv``: every pending suggestion (old and new), with its
         batch number, so the file is the list of rows waiting for a label.
         The returned frame has ``attrs["stop_reason"]`` when no pick was possible.
+        ``client``/``progress``: for a pool folder, see :meth:`propose`.
         """
         check_int("k", k, low=1)
-        picks, reason = self.propose(int(k))
+        picks, reason = self.propose(int(k), client=client, progress=progress)
         added = set(self.store.add_suggestions(picks))
         table = self.suggestions()
         new = table[table["rid"].isin(added)].drop(columns=["rid"]).reset_index(drop=True)
@@ -367,7 +404,8 @@ class Campaign:
         ``target_col`` (default: the campaign's target column, else ``value``). Unknown,
         empty or repeated ids, and values that are not finite numbers, raise
         :class:`InputError` and store nothing. Ids that were never suggested are accepted
-        with a :class:`CampaignWarning`.
+        with a :class:`CampaignWarning`; for a pool folder such an id is looked up in the
+        folder's files (its row is added to the store with its label).
         """
         from ..data import read_file
 
@@ -405,8 +443,13 @@ class Campaign:
         if len(set(ids)) != len(ids):
             dups = pd.Series(ids)[pd.Series(ids).duplicated()].unique().tolist()
             raise InputError(f"{where}: ids repeated in the file: {dups[:5]}; give each id once. Nothing was ingested.")
-        rid_of = self.store.rids_of(ids)
+        rid_of: dict[str, Any] = self.store.rids_of(ids)
         unknown = [i for i in ids if i not in rid_of]
+        if unknown and self.pool_folder is not None:
+            from .folder_pool import lookup_rows
+
+            rid_of.update(lookup_rows(self.meta, unknown))  # row dicts, stored with their labels
+            unknown = [i for i in ids if i not in rid_of]
         if unknown:
             raise InputError(
                 f"{where}: {len(unknown)} id(s) are not rows of this campaign: {unknown[:5]}; nothing was "
@@ -414,7 +457,7 @@ class Campaign:
             )
         suggested = self.store.rids_in_states(("pending", "running", "failed", "done"))
         stored, skipped = self.store.ingest([(rid_of[i], float(v)) for i, v in zip(ids, values)], f"ingest:{where}")
-        back = {rid: uid for uid, rid in rid_of.items()}
+        back = {rid: uid for uid, rid in self.store.rids_of(ids).items()}
         report = IngestReport(
             stored=[back[r] for r in stored],
             skipped=[back[r] for r in skipped],
@@ -478,7 +521,7 @@ class Campaign:
             "failed": counts["failed"],
             "done": counts["done"],
             "rows": counts["rows"],
-            "unlabelled": counts["pool"],
+            "unlabelled": counts["pool"] + self._unseen_folder_rows(counts["rows"]),
             "groups": groups,
             "entropy_gap_start": entropy_gap(h_start),
             "entropy_gap_now": entropy_gap(h_now),
@@ -490,9 +533,19 @@ class Campaign:
             ],
             "last_failures": [{"id": uid, "attempt": a, "error": e, "time": t} for uid, a, e, t in failures],
         }
+        if self.pool_folder is not None:
+            out["pool_folder"] = {k: self.pool_folder[k] for k in ("path", "files", "rows")}
         if figure:
             out["figure"] = [str(p) for p in self.plot()]
         return out
+
+    def _unseen_folder_rows(self, n_store_rows: int) -> int:
+        """Pool-folder rows not in the store yet (0 for an in-memory pool); from the row
+        count recorded at init, without reading the folder."""
+        info = self.pool_folder
+        if info is None:
+            return 0
+        return int(info["rows"]) - (n_store_rows - int(info["initial_rows"]))
 
     def plot(self) -> list[Path]:
         """Draw ``DIR/entropy_per_group.png/.svg``: entropy per group against labels acquired."""
@@ -540,34 +593,5 @@ def _structures_by_id(path: str | os.PathLike, ids: set[str]) -> dict[str, str]:
         raise InputError(
             f"{path}: none of its {report.n_read} structure ids (e.g. {[str(r.id) for r in report.records[:3]]}) "
             f"is a row id of the table; name the files (CIF stems) or frames by the row ids."
-        )
-    return out
-
-
-def _resolve_structures(values: list, base: Path, source: str, column: str) -> list[str | None]:
-    """Structure references as stored: absolute paths for files, text as it is, None for blanks."""
-    out: list[str | None] = []
-    missing = []
-    for k, value in enumerate(values):
-        if value is None or (isinstance(value, float) and math.isnan(value)) or not str(value).strip():
-            out.append(None)
-            continue
-        text = str(value)
-        if _is_text_structure(text):
-            out.append(text)
-            continue
-        path = Path(text).expanduser()
-        for candidate in [path] if path.is_absolute() else [base / path, path]:
-            if candidate.is_file():
-                out.append(str(candidate.resolve()))
-                break
-        else:
-            missing.append((k + 1, text))
-            out.append(None)
-    if missing:
-        shown = ", ".join(f"row {k}: {t!r}" for k, t in missing[:5])
-        raise InputError(
-            f"{source}: structure column {column!r} names {len(missing)} file(s) that do not exist ({shown}); "
-            f"paths are taken relative to the table's folder ({base}) or the current folder."
         )
     return out

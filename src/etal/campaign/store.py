@@ -5,7 +5,9 @@ Tables (``rid`` is the store's own integer row key; ``id`` the user's id, as tex
 * ``meta``: key → JSON value (columns, feature names, engine settings, source hashes);
 * ``rows``: every candidate and initial row: ``rid``, ``id`` (UNIQUE), ``grp``, the
   feature vector (float64 BLOB) and the structure reference (a path, CIF text or
-  structure JSON; NULL without one);
+  structure JSON; NULL without one). A campaign whose pool is a folder of Parquet
+  files holds its initial rows here and adds a pool row only when it is suggested or
+  ingested (the next rid, in the same transaction);
 * ``labels``: at most one label per row (``rid`` is the PRIMARY KEY, so a row can never
   be labelled twice, whichever process tries): the row's group (indexed copy), value, source (``initial``,
   ``ingest:FILE``, ``calculator:NAME``), calculator settings (JSON), UTC time, seconds
@@ -314,8 +316,28 @@ class CampaignStore:
 
     # ------------------------------------------------------------------ suggestions
 
+    def _insert_row(self, c: sqlite3.Connection, row: dict[str, Any]) -> int:
+        """The rid of ``row`` (dict: id, grp, features, structure), added as the next rid if new.
+
+        A campaign whose pool is a folder of Parquet files stores its pool rows only when they
+        are suggested (or ingested), in the same transaction; rids stay 0..n-1.
+        """
+        found = c.execute("SELECT rid FROM rows WHERE id = ?", (row["id"],)).fetchone()
+        if found:
+            return int(found[0])
+        rid = c.execute("SELECT COALESCE(MAX(rid), -1) + 1 FROM rows").fetchone()[0]
+        features = np.ascontiguousarray(row["features"], dtype=np.float64)
+        c.execute(
+            "INSERT INTO rows (rid, id, grp, features, structure) VALUES (?, ?, ?, ?, ?)",
+            (rid, row["id"], row["grp"], features.tobytes(), row.get("structure")),
+        )
+        return int(rid)
+
     def add_suggestions(self, picks: Sequence[dict[str, Any]]) -> list[int]:
         """Mark ``picks`` (dicts with rid, ei, expected_entropy) pending; returns the rids added.
+
+        A pick may carry ``row`` (id, grp, features, structure) instead of ``rid``: a pool-folder
+        row, added to ``rows`` in the same transaction.
 
         A row already labelled or suggested (by another process since the pool was read)
         is skipped, so nothing is ever suggested twice.
@@ -325,7 +347,7 @@ class CampaignStore:
         with self.transaction() as c:
             batch = c.execute("SELECT COALESCE(MAX(batch), 0) + 1 FROM suggestions").fetchone()[0]
             for order, p in enumerate(picks):
-                rid = int(p["rid"])
+                rid = int(p["rid"]) if "rid" in p else self._insert_row(c, p["row"])
                 if c.execute("SELECT 1 FROM labels WHERE rid = ?", (rid,)).fetchone():
                     continue
                 cur = c.execute(
@@ -488,8 +510,11 @@ class CampaignStore:
             self._insert_label(c, int(rid), float(value), source, calculator, seconds)
             return True
 
-    def ingest(self, pairs: Sequence[tuple[int, float]], source: str) -> tuple[list[int], list[int]]:
+    def ingest(self, pairs: Sequence[tuple[int | dict, float]], source: str) -> tuple[list[int], list[int]]:
         """Store many labels in ONE transaction: all or nothing.
+
+        A pair's key is a rid, or a row dict (id, grp, features, structure) of a pool-folder row
+        not in the store yet, added in the same transaction.
 
         A row labelled already with the same value is skipped (re-ingesting a file is
         harmless); with another value → :class:`InputError` and nothing is stored.
@@ -497,7 +522,8 @@ class CampaignStore:
         """
         stored, skipped, conflicts = [], [], []
         with self.transaction() as c:
-            for rid, value in pairs:
+            for key, value in pairs:
+                rid = self._insert_row(c, key) if isinstance(key, dict) else int(key)
                 old = c.execute("SELECT value FROM labels WHERE rid = ?", (rid,)).fetchone()
                 if old is not None:
                     if np.isclose(old[0], value, rtol=1e-9, atol=1e-12):

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import InputError
 from .argtypes import int_at_least, patience, positive_float
 from .common import print_table
+from .scale_flags import add_scheduler_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = cmds.add_parser("init", help="create a campaign folder from a table (rows with an empty target are the pool)")
     p.add_argument("dir", metavar="DIR", type=Path, help="campaign folder to create")
     p.add_argument("data", metavar="DATA", help="table file (.csv, .parquet, .jsonl, ...) or embedded dataset name")
-    p.add_argument("--pool-file", metavar="FILE", help="extra table of unlabelled candidates (same columns)")
+    p.add_argument("--pool-file", metavar="FILE|DIR",
+                   help="extra table of unlabelled candidates (same columns), or a folder of Parquet files: a pool "
+                        "too large to copy, recorded by path (DATA then holds the labelled rows only)")  # fmt: skip
     p.add_argument("--group-col", metavar="COL", help="column of the groups (e.g. crystal_system)")
     p.add_argument("--target-col", metavar="COL", help="column of the target (e.g. formation energy, eV/atom)")
     p.add_argument("--id-col", metavar="COL", help="column of unique row ids (default: 'id', or made 0..n-1)")
@@ -51,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = cmds.add_parser("suggest", help="mark the next K picks pending and write DIR/suggestions.csv")
     p.add_argument("dir", metavar="DIR", type=Path)
     p.add_argument("-k", type=int_at_least(1), default=1, help="number of new picks (default 1)")
+    add_scheduler_argument(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (pool folder)")
     p.set_defaults(func=_suggest)
 
     p = cmds.add_parser("ingest", help="add labels from a table of id and target (all or nothing)")
@@ -137,6 +142,14 @@ def _init(args) -> int:
     )
     counts = c.store.counts()
     with_structure = c.store.conn.execute("SELECT COUNT(*) FROM rows WHERE structure IS NOT NULL").fetchone()[0]
+    folder = c.pool_folder
+    if folder is not None:
+        print(
+            f"campaign {args.dir}: {counts['rows']} labelled rows, {len(c.meta['feature_cols'])} features; "
+            f"pool: {folder['rows']} rows in {folder['files']} Parquet file(s) of {folder['path']} (recorded by "
+            "path and fingerprint, not copied)"
+        )
+        return 0
     print(
         f"campaign {args.dir}: {counts['rows']} rows, {counts['labelled']} labelled, {counts['pool']} in the pool, "
         f"{len(c.meta['feature_cols'])} features, {with_structure} with a structure"
@@ -145,8 +158,15 @@ def _init(args) -> int:
 
 
 def _suggest(args) -> int:
+    from .scale_flags import client_from_args, stage_bars
+
     c = _open(args)
-    new = c.suggest(args.k)
+    if args.scheduler is not None and c.pool_folder is None:
+        raise InputError(
+            f"--scheduler: campaign {args.dir} holds its pool in its store (no pool folder); leave --scheduler out"
+        )
+    with client_from_args(args) as client:
+        new = c.suggest(args.k, client=client, progress=stage_bars(disable=args.no_progress))
     if new.empty:
         print(f"no new suggestion: {new.attrs.get('stop_reason') or 'nothing left to suggest'}")
         return 0

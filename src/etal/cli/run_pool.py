@@ -18,7 +18,6 @@ imported.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import time
 from pathlib import Path
 
@@ -60,14 +59,6 @@ def _refuse_options(args: argparse.Namespace, opts: dict) -> None:
             "--patience: the pool-folder loop applies no patience (it runs to the budget or until the pool is "
             "empty); leave --patience out or give --patience none"
         )
-
-
-def _fingerprint(files: list[Path], root: Path) -> str:
-    """SHA-256 of the partitions' relative names and sizes (cheap, unlike hashing every byte)."""
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f"{f.relative_to(root) if f.is_relative_to(root) else f}\t{f.stat().st_size}\n".encode())
-    return digest.hexdigest()
 
 
 def labels_oracle(path: str, id_col: str, target: str):
@@ -151,7 +142,7 @@ def pool_folder_command(args: argparse.Namespace, opts: dict, *, own: tuple[str,
     """
     from ..data import load_data
     from ..provenance import atomic_write_text, write_manifest
-    from ..scale.pool import count_groups, list_partitions
+    from ..scale.pool import count_groups, fingerprint_partitions, list_partitions
     from ..scale.suggest import pool_rows, suggest_from_pool
     from .common import _DEFAULT_DATA_DEST, output_dir, print_table
     from .scale_flags import client_from_args, stage_bars
@@ -173,7 +164,7 @@ def pool_folder_command(args: argparse.Namespace, opts: dict, *, own: tuple[str,
     group, target, id_col = ds.group_col, ds.target_col, ds.id_col
     features = list(ds.feature_cols)
     columns = {"group_col": group, "target_col": target, "feature_cols": features, "id_col": id_col}
-    inputs = {"data": ds.sha256, "pool_folder": _fingerprint(files, folder)}
+    inputs = {"data": ds.sha256, "pool_folder": fingerprint_partitions(files, folder)}
     oracle = labels_oracle(args.labels, id_col, target) if args.labels else None
     if args.labels:
         from ..provenance import file_sha256

@@ -53,6 +53,7 @@ __all__ = [
     "DEFAULT_TOP",
     "PoolPick",
     "count_groups",
+    "fingerprint_partitions",
     "list_partitions",
     "score_partitions",
 ]
@@ -144,6 +145,18 @@ def list_partitions(pool: str | Path | Sequence[str | Path]) -> list[Path]:
         if not p.is_file():
             raise InputError(f"candidate pool file {str(p)!r} does not exist")
     return files
+
+
+def fingerprint_partitions(files: Sequence[Path], root: Path) -> str:
+    """SHA-256 of the partitions' names (relative to ``root``) and sizes in bytes: a cheap
+    fingerprint of a pool folder (hashing every byte of a huge pool would cost a full read)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for f in files:
+        f = Path(f)
+        digest.update(f"{f.relative_to(root) if f.is_relative_to(root) else f}\t{f.stat().st_size}\n".encode())
+    return digest.hexdigest()
 
 
 def _read(path: Path, columns: Sequence[str]) -> pd.DataFrame:

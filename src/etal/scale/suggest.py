@@ -52,6 +52,7 @@ def suggest_from_pool(
     method: str = "auto",
     ties: str = "floor",
     exclude_ids: Iterable[Any] = (),
+    exclude_groups: Iterable[str] = (),
     client: Any = None,
     top: int = DEFAULT_TOP,
     progress: Callable[[str, int, int], None] | None = None,
@@ -70,6 +71,8 @@ def suggest_from_pool(
         rows changed, warm-started from its last fit, as in the engine's loop. Pass the
         same dict on every iteration of a loop over a pool folder.
     exclude_ids : pool ids already acquired.
+    exclude_groups : groups never picked from (e.g. excluded by a campaign's patience
+        rule, as the engine excludes them); their labelled rows still count.
     client : a ``distributed.Client``, or None to score here partition by partition.
 
     The target group of each pick: among groups with candidates left, first a group whose
@@ -89,6 +92,8 @@ def suggest_from_pool(
     files = list_partitions(pool)
     excluded = set(exclude_ids)
     remaining = count_groups(files, group_col=group_col, id_col=id_col, exclude_ids=excluded, client=client)
+    for g in {str(g) for g in exclude_groups}:
+        remaining.pop(g, None)
     groups = labelled[group_col].astype(str).to_numpy()
     y = labelled[target_col].astype(float).to_numpy()
     X = labelled[feature_cols].to_numpy(float)
