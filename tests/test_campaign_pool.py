@@ -247,3 +247,23 @@ def test_folder_campaign_without_scheduler_imports_no_dask(case, tmp_path) -> No
                           check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert len(pd.read_csv(camp / "suggestions.csv")) == 2
+
+
+def test_cli_run_on_a_folder_campaign_equals_the_in_memory_run(case, tmp_path, capsys) -> None:
+    folder, labels = case
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps({str(k): v for k, v in labels.items()}))
+    script = tmp_path / "calc.py"
+    script.write_text("import json, sys\nprint(json.load(open(sys.argv[1]))[sys.argv[2]])\n")
+    camp = tmp_path / "fold"
+    assert main(["campaign", "init", str(camp), str(folder / "labelled.csv"), "--pool-file", str(folder / "pool"),
+                 *FLAGS]) == 0  # fmt: skip
+    calculator = f"command:{sys.executable} {script} {truth} {{id}}"
+    assert main(["campaign", "run", str(camp), "--calculator", calculator, "--budget", "4", "--no-progress"]) == 0
+    assert "4 new label(s), 4 acquired in all" in capsys.readouterr().out
+    want = _memory(case, tmp_path / "mem").run(_Lookup(labels), 4, progress=False)
+    got = Campaign(camp).labelled()
+    acquired = got[got["source"] != "initial"]
+    assert [str(i) for i in acquired["id"]] == want.labelled
+    np.testing.assert_allclose(acquired["y"], [labels[int(i)] for i in want.labelled])
+    assert set(acquired["source"]) == {"calculator:command"}

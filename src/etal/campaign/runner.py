@@ -131,6 +131,7 @@ def run_campaign(
     max_consecutive_failures: int = 20,
     progress: bool = True,
     calculator_options: dict[str, Any] | None = None,
+    client: Any = None,
 ) -> RunSummary:
     """Run ``calculator`` in the loop until the campaign holds ``budget`` acquired labels.
 
@@ -138,7 +139,9 @@ def run_campaign(
     ``"command:…"``, with ``calculator_options``) or a calculator object. ``workers``:
     calculations at once (> 1: a process pool). ``max_attempts``: tries per row before it
     is ``failed``. ``lease_seconds``: a running row whose owner's heartbeat is older than
-    this is taken over (owners on this host are checked by pid at once).
+    this is taken over (owners on this host are checked by pid at once). ``client``: a
+    ``distributed.Client`` that scores a pool folder's partitions for each new pick (see
+    :meth:`Campaign.propose`; ignored for an in-memory pool).
     """
     for name, value, low in (("budget", budget, 0), ("workers", workers, 1), ("max_attempts", max_attempts, 1),
                              ("max_consecutive_failures", max_consecutive_failures, 1)):  # fmt: skip
@@ -205,7 +208,7 @@ def run_campaign(
         for rid in store.pending_rids():
             if rid not in skip and all(rid != r for r, _ in in_flight.values()):
                 return rid, None
-        picks, reason = campaign.propose(1)
+        picks, reason = campaign.propose(1, client=client)
         added = store.add_suggestions(picks)
         if added:
             return added[0], None

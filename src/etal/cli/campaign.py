@@ -90,6 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--optimizer", choices=("BFGS", "FIRE"), help="emt/chgnet: ASE optimiser (default BFGS)")
     p.add_argument("--lease", type=positive_float, default=600.0, metavar="S",
                    help="take over a running row whose owner has been silent this long (default 600 s)")  # fmt: skip
+    add_scheduler_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
@@ -157,14 +158,18 @@ def _init(args) -> int:
     return 0
 
 
-def _suggest(args) -> int:
-    from .scale_flags import client_from_args, stage_bars
-
-    c = _open(args)
+def _no_scheduler_without_folder(args, c) -> None:
     if args.scheduler is not None and c.pool_folder is None:
         raise InputError(
             f"--scheduler: campaign {args.dir} holds its pool in its store (no pool folder); leave --scheduler out"
         )
+
+
+def _suggest(args) -> int:
+    from .scale_flags import client_from_args, stage_bars
+
+    c = _open(args)
+    _no_scheduler_without_folder(args, c)
     with client_from_args(args) as client:
         new = c.suggest(args.k, client=client, progress=stage_bars(disable=args.no_progress))
     if new.empty:
@@ -194,8 +199,10 @@ def _ingest(args) -> int:
 
 def _run(args) -> int:
     from ..provenance import write_manifest
+    from .scale_flags import client_from_args
 
     c = _open(args)
+    _no_scheduler_without_folder(args, c)
     options = {
         "timeout": args.timeout,
         "relax": args.relax,
@@ -215,15 +222,17 @@ def _run(args) -> int:
         arguments={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"},
         filename="manifest-run.json",
     )
-    summary = c.run(
-        args.calculator,
-        args.budget,
-        workers=args.workers,
-        max_attempts=args.max_attempts,
-        lease_seconds=args.lease,
-        progress=not args.no_progress,
-        calculator_options=options,
-    )
+    with client_from_args(args) as client:
+        summary = c.run(
+            args.calculator,
+            args.budget,
+            workers=args.workers,
+            max_attempts=args.max_attempts,
+            lease_seconds=args.lease,
+            progress=not args.no_progress,
+            calculator_options=options,
+            client=client,
+        )
     print(
         f"{summary.n_new} new label(s), {summary.acquired_after} acquired in all (budget {summary.budget}); "
         f"{summary.failed_attempts} failed attempt(s), {len(summary.failed_rows)} row(s) failed for good"
