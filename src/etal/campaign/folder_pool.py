@@ -68,7 +68,7 @@ def describe_folder(
         try:
             schema = pq.read_schema(f)
             n_rows += pq.ParquetFile(f).metadata.num_rows
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
+        except Exception as exc:  # any unreadable file is the user's to fix
             raise InputError(f"{f}: not a readable Parquet file ({exc})") from exc
         missing = [c for c in wanted if c not in schema.names]
         if missing:
