@@ -267,3 +267,30 @@ def test_cli_run_on_a_folder_campaign_equals_the_in_memory_run(case, tmp_path, c
     assert [str(i) for i in acquired["id"]] == want.labelled
     np.testing.assert_allclose(acquired["y"], [labels[int(i)] for i in want.labelled])
     assert set(acquired["source"]) == {"calculator:command"}
+
+
+def test_structure_references_of_folder_rows(tmp_path) -> None:
+    """A picked or ingested folder row keeps its structure: CIF text as it is, a relative
+    file path resolved against the pool folder (the store holds it absolute)."""
+    rng = np.random.default_rng(0)
+    labelled = pd.DataFrame(rng.normal(size=(10, 3)), columns=["a", "b", "c"]).assign(
+        grp=["g0", "g1"] * 5, y=rng.normal(size=10), id=[f"L{i}" for i in range(10)], s="data_x\n")
+    pool = pd.DataFrame(rng.normal(size=(6, 3)), columns=["a", "b", "c"]).assign(
+        grp=["g0", "g1"] * 3, id=[f"P{i}" for i in range(6)],
+        s=["cifs/p0.cif", "data_p1\n_cell_length_a 4\n", None, "data_p3\n", "data_p4\n", "data_p5\n"])
+    folder = tmp_path / "pool"
+    (folder / "cifs").mkdir(parents=True)
+    (folder / "cifs" / "p0.cif").write_text("data_p0\n")
+    pool.to_parquet(folder / "part-0.parquet", index=False)
+    labelled.to_csv(tmp_path / "labelled.csv", index=False)
+    camp = Campaign.init(tmp_path / "camp", tmp_path / "labelled.csv", pool_path=folder, structure_col="s",
+                         **COLUMNS)  # fmt: skip
+    assert camp.meta["id_is_int"] is False
+    with pytest.warns(CampaignWarning):
+        camp.ingest(pd.DataFrame({"id": ["P0", "P1", "P2"], "y": [0.1, 0.2, 0.3]}))
+    structure = {i: camp.store.row(r)["structure"] for i, r in camp.store.rids_of(["P0", "P1", "P2"]).items()}
+    assert structure == {"P0": str((folder / "cifs" / "p0.cif").resolve()), "P1": "data_p1\n_cell_length_a 4\n",
+                         "P2": None}  # fmt: skip
+    picks = camp.suggest(3)
+    assert set(picks["id"]) == {"P3", "P4", "P5"}
+    assert set(picks["structure"]) == {"data_p3\n", "data_p4\n", "data_p5\n"}
