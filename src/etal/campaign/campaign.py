@@ -4,7 +4,8 @@ Every call reads the truth from the store (:mod:`.store`), so several processes 
 on one campaign and a killed one loses nothing that was committed. The engine is rebuilt
 from the store for every suggestion: labelled rows, plus the pool minus the rows that are
 pending, running or failed (they are never suggested again) and minus the groups the
-stop rule has excluded. Running calculators in the loop is :mod:`.runner`'s job.
+stop rule has excluded; a pool folder of Parquet files is searched by :mod:`.folder_pool`
+instead. Running calculators in the loop is :mod:`.runner`'s job.
 """
 
 from __future__ import annotations

@@ -190,7 +190,7 @@ def propose_from_folder(
     picks = suggest_from_pool(
         labelled, files, k=int(k), group_col=meta["group_col"], target_col=meta["target_col"],
         feature_cols=meta["feature_cols"], id_col=meta["id_col"], surrogate=eng["surrogate"],
-        exclude_ids=exclude, exclude_groups=excluded, client=client, progress=progress,
+        exclude_ids=exclude, exclude_groups=excluded, counts=counts, client=client, progress=progress,
     )  # fmt: skip
     if not picks:
         return [], "the engine returned no candidate"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ def suggest_from_pool(
     ties: str = "floor",
     exclude_ids: Iterable[Any] = (),
     exclude_groups: Iterable[str] = (),
+    counts: Mapping[str, int] | None = None,
     client: Any = None,
     top: int = DEFAULT_TOP,
     progress: Callable[[str, int, int], None] | None = None,
@@ -73,6 +74,8 @@ def suggest_from_pool(
     exclude_ids : pool ids already acquired.
     exclude_groups : groups never picked from (e.g. excluded by a campaign's patience
         rule, as the engine excludes them); their labelled rows still count.
+    counts : the pool's candidates per group without ``exclude_ids``, if the caller has
+        counted them already (:func:`etal.scale.pool.count_groups`); saves a pass over the pool.
     client : a ``distributed.Client``, or None to score here partition by partition.
 
     The target group of each pick: among groups with candidates left, first a group whose
@@ -91,7 +94,8 @@ def suggest_from_pool(
     _check_columns(labelled, group_col, target_col, id_col, feature_cols)
     files = list_partitions(pool)
     excluded = set(exclude_ids)
-    remaining = count_groups(files, group_col=group_col, id_col=id_col, exclude_ids=excluded, client=client)
+    remaining = (dict(counts) if counts is not None else
+                 count_groups(files, group_col=group_col, id_col=id_col, exclude_ids=excluded, client=client))
     for g in {str(g) for g in exclude_groups}:
         remaining.pop(g, None)
     groups = labelled[group_col].astype(str).to_numpy()
