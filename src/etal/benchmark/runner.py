@@ -194,7 +194,7 @@ def run_one(dataset: str, split_seed: int, strategy: str, budget: int, loop_seed
     """One strategy on one biased split for ``budget`` acquisitions (one BLAS thread)."""
     from threadpoolctl import threadpool_limits
 
-    from ..loop import ETAL
+    from ..engine import ETAL
     from ..oracles import LookupOracle
 
     spec = DATASETS[dataset]
