@@ -20,9 +20,9 @@ of 4.9 ms per pick on OQMD-8, but a resumed run would then not repeat the uninte
 one exactly). Measured on OQMD-8 (``docs/benchmark.md``): ~5 ms per pick, against ~25 ms
 for ``etal``.
 
-While no group has a defined entropy, the smallest group is filled as the other
-strategies do (:func:`etal.strategies.common.undefined_scores`). Groups without a defined
-entropy are otherwise not targeted (they do not count in D). Defaults: no patience
+Groups whose entropy is undefined (fewer than 5 values, or all equal) are filled first,
+smallest first, as by the other strategies (:func:`etal.strategies.common.lowest_entropy_target`,
+:func:`~etal.strategies.common.undefined_scores`). Defaults: no patience
 exclusion (the gain rule moves on by itself), fairness stop on (when only the
 highest-entropy group is left, any label there can only raise D). Batches (k > 1) are
 greedy through the shared selector: each pick's posterior mean is added to its group's
@@ -39,7 +39,7 @@ import numpy as np
 
 from ..params import check_int
 from .base import BatchView, Scores, StrategyBase
-from .common import undefined_scores
+from .common import lowest_entropy_target, undefined_scores
 
 __all__ = ["DeficitStrategy"]
 
@@ -149,12 +149,12 @@ class DeficitStrategy(StrategyBase):
     def score(self, batch: BatchView, rng: np.random.Generator) -> Scores | None:
         from ..acquisition import expected_deficit_after, gauss_hermite_entropy
 
-        eligible = batch.eligible()
-        if not eligible:
+        target = lowest_entropy_target(batch)
+        if target is None:
             return None
-        defined = [g for g in eligible if batch.estimate(g).status == "ok"]
-        if not defined:
-            return undefined_scores(batch, min(eligible, key=batch.n_labelled), rng)
+        if target[1]:  # a group without a proper entropy comes first, as in the paper
+            return undefined_scores(batch, target[0], rng)
+        defined = batch.eligible()
         state = batch.state
         view = self._pooled(state)
         h = {g: batch.estimate(g).entropy for g in state.groups}
