@@ -21,13 +21,14 @@ import pandas as pd
 
 from ..bias.scores import entropy_deficit, entropy_gap
 from ..errors import InputError
+from ..strategies import DEFAULT_STRATEGY, strategy_class
 from .store import DB_NAME, CampaignStore
 
 __all__ = ["SUGGESTIONS_FILE", "Campaign", "CampaignWarning", "IngestReport"]
 
 SUGGESTIONS_FILE = "suggestions.csv"
 FIGURE_STEM = "entropy_per_group"
-_ENGINE_DEFAULTS = {"strategy": "etal", "estimator": "quadrature", "patience": 5, "seed": 0, "surrogate": "gp"}
+_ENGINE_DEFAULTS = {"strategy": DEFAULT_STRATEGY, "estimator": "quadrature", "patience": 5, "seed": 0, "surrogate": "gp"}
 
 
 class CampaignWarning(UserWarning):
@@ -93,7 +94,7 @@ class Campaign:
         structures: str | os.PathLike | None = None,
         seed: int = 0,
         patience: int | None = 5,
-        strategy: str = "etal",
+        strategy: str = DEFAULT_STRATEGY,
     ) -> Campaign:
         """Create a campaign in ``folder`` from a table (rows with an empty target are the pool).
 
@@ -243,7 +244,7 @@ class Campaign:
             patience=None,  # the campaign applies the stop rule from its whole history
             seed=int(eng["seed"]) + self.store.n_acquired(),
             progress=False,
-            fairness_stop=eng["strategy"] == "etal",
+            fairness_stop=bool(strategy_class(eng["strategy"]).fairness_stop),
         )
 
     def propose(self, k: int) -> tuple[list[dict[str, Any]], str | None]:
