@@ -158,7 +158,7 @@ def test_etal_pick_is_argmax_expected_improvement_in_lowest_entropy_group():
     from etal.surrogate import GPSurrogate
 
     labelled, pool, labels = synthetic()
-    loop = make().start(labelled, pool)
+    loop = make(strategy="etal").start(labelled, pool)  # the paper's rule, not the default
     entropies = {g: estimate_entropy(labelled.loc[labelled["grp"] == g, "y"]).entropy for g in "abc"}
     target = min(entropies, key=entropies.get)
     assert target == "a"
@@ -176,13 +176,13 @@ def test_etal_pick_is_argmax_expected_improvement_in_lowest_entropy_group():
 
 def test_batch_of_three_distinct_picks_with_fantasy_updates():
     labelled, pool, labels = synthetic()
-    loop = make(batch_size=3).start(labelled, pool)
+    loop = make(batch_size=3, strategy="etal").start(labelled, pool)
     ids = loop.suggest()
     picks = loop.pending
     assert len(ids) == 3 == len(set(ids))
     assert "[batch pick 1/3]" in picks[0].reason and "after 2 fantasy label(s)" in picks[2].reason
     # the first pick equals the q = 1 pick
-    assert ids[0] == make().start(labelled, pool).suggest(1)[0]
+    assert ids[0] == make(strategy="etal").start(labelled, pool).suggest(1)[0]
     # pick 2 was scored against the entropy of a's values plus pick 1's posterior mean
     state = loop.state
     g = picks[0].group
@@ -428,7 +428,7 @@ def test_equal_ei_is_broken_by_expected_entropy():
     cand = values[[2, 0, 6, 5, 3]]  # duplicates that lower the entropy (checked below)
     pool = pd.DataFrame({"id": range(100, 105), "grp": "a", "x0": cand, "x1": 0.0})
     loop = ETAL(group_col="grp", target_col="y", feature_cols=FEATURES, surrogate=FeatureIsMean(),
-                progress=False).start(labelled, pool)
+                progress=False, strategy="etal").start(labelled, pool)
     (pick,) = loop.suggest(1)
     after = [estimate_entropy(np.append(values, c)).entropy for c in cand]
     assert max(after) < estimate_entropy(values).entropy

@@ -30,13 +30,14 @@ class RunSpec:
 def _is_deterministic(strategy: str, run: RunConfig, labelled: pd.DataFrame, pool: pd.DataFrame, group_col: str) -> bool:
     """Does the strategy make no random choice on this split (so one run per split suffices)?
 
-    ``etal`` (quadrature) and ``uncertainty`` pick by argmax; they draw at random only in a
+    ``etal-deficit``, ``etal`` (quadrature) and ``uncertainty`` pick by argmax; they draw at random only in a
     group with pool candidates and fewer than MIN_GP_ROWS labelled rows (no GP yet), and
-    ``etal`` with the Monte Carlo estimator draws its samples from the loop's generator.
+    ``etal`` with the Monte Carlo estimator and ``etal-paper`` draw their samples from the
+    loop's generator.
     """
     from ..strategies import MIN_GP_ROWS
 
-    if strategy == "uncertainty" or (strategy == "etal" and run.estimator == "quadrature"):
+    if strategy in ("uncertainty", "etal-deficit") or (strategy == "etal" and run.estimator == "quadrature"):
         counts = labelled[group_col].astype(str).value_counts()
         pool_groups = set(pool[group_col].astype(str))
         return all(int(counts.get(g, 0)) >= MIN_GP_ROWS for g in pool_groups)
