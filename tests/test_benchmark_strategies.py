@@ -205,7 +205,7 @@ def test_default_strategy_follows_new_labels_by_id_and_rebuilds_for_another_loop
 def test_default_strategy_leaves_groups_without_an_entropy_until_nothing_else_is_left():
     # group "s" has 3 labelled values (no entropy, not in D): adding one of its candidates
     # cannot lower D, so etal-deficit works in the groups with an entropy while it can
-    labelled, pool, labels = group_tables(GROUPS + [("s", 3, 5, 1.0)], seed=3)
+    labelled, pool, labels = group_tables(GROUPS + [("s", 8, 3, 1.0)], seed=3)
     loop = ETAL(group_col="grp", target_col="y", feature_cols=["x0", "x1"], progress=False).start(labelled, pool)
     assert loop.state.estimate("s").status == "too_few"
     picks = loop.strategy.select(loop.state, 5, np.random.default_rng(0))
