@@ -123,7 +123,8 @@ def test_groups_without_entropy_come_first_fewest_labelled_first():
         sizes={"a": 40, "b": 40, "s": 8, "t": 5}, n_labelled={"a": 20, "b": 20, "s": 3, "t": 1},
         spread={"a": 0.2, "b": 1.0, "s": 1.0, "t": 1.0},
     )
-    result = make(budget=6).run(labelled, pool, oracle_for(labels))
+    # the paper's rule (etal); the default etal-deficit fills such groups last (test_benchmark_strategies)
+    result = make(budget=6, strategy="etal").run(labelled, pool, oracle_for(labels))
     history = result.history
     # t (1 labelled) first: random picks until it has 2 rows for a GP, then GP std; then s.
     assert history["group"].tolist()[:2] == ["t", "t"]
@@ -142,7 +143,7 @@ def test_undefined_group_pick_is_largest_std_of_its_gp():
     from etal.surrogate import GPSurrogate
 
     labelled, pool, labels = synthetic(sizes={"a": 30, "s": 12}, n_labelled={"a": 20, "s": 3})
-    loop = make().start(labelled, pool)
+    loop = make(strategy="etal").start(labelled, pool)  # the paper's rule fills s first
     (pick,) = loop.suggest(1)
     s_lab = labelled[labelled["grp"] == "s"]
     s_pool = pool[pool["grp"] == "s"]
