@@ -17,8 +17,8 @@ pick, each new label added exactly by a rank-one update (matched to its pool row
 :meth:`StateView.labelled_ids`). Every group's entropy moments are recomputed on every
 pick (the research prototype reused them while the posterior barely moved: 3.3 instead
 of 4.9 ms per pick on OQMD-8, but a resumed run would then not repeat the uninterrupted
-one exactly). Measured on OQMD-8 (``docs/benchmark.md``): ~5 ms per pick, against ~25 ms
-for ``etal``.
+one exactly). Measured on OQMD-8 (``docs/benchmark.md``): ~4 ms per pick plus a one-off
+~1 s fit, against ~20-30 ms per pick for ``etal``.
 
 A group whose values are all equal counts in D with a very low entropy and is filled
 first (:func:`~etal.strategies.common.undefined_scores`). A group with fewer than 5
