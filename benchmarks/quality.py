@@ -29,7 +29,6 @@ from pathlib import Path
 import pandas as pd
 
 
-
 def _seeds(text: str) -> list[int]:
     out: list[int] = []
     for part in text.split(","):
@@ -100,13 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         summary_table,
     )
     from etal.evaluation.quality import BENCHMARK_CURVES_CSV, BENCHMARK_RUNS_CSV
-    from etal.report import write_benchmark_report
     from etal.provenance import (
         atomic_write_bytes,
         atomic_write_json,
         atomic_write_text,
         write_manifest,
     )
+    from etal.report import write_benchmark_report
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", default="oqmd8", help=f"comma list of {', '.join(DATASETS)}")

@@ -8,8 +8,8 @@ import pytest
 from _loop_fixtures import group_tables
 
 from etal.bias.scores import entropy_deficit
-from etal.entropy import estimate_entropy
 from etal.engine import ETAL
+from etal.entropy import estimate_entropy
 
 GROUPS = [("a", 60, 20, 1.0), ("b", 50, 12, 0.3), ("c", 40, 15, 0.6)]
 
@@ -95,8 +95,7 @@ def test_pooled_gp_update_equals_a_fresh_posterior():
 
 
 def test_gauss_hermite_moments_agree_with_the_quadrature():
-    from etal.acquisition import expected_entropy
-    from etal.acquisition import gauss_hermite_entropy
+    from etal.acquisition import expected_entropy, gauss_hermite_entropy
 
     rng = np.random.default_rng(2)
     x = rng.normal(size=60)
@@ -187,7 +186,7 @@ def test_winner_scores_with_the_latent_posterior_and_the_closed_form():
 def test_default_strategy_follows_new_labels_by_id_and_rebuilds_for_another_loop():
     from etal.oracles import LookupOracle
 
-    loop, labelled, pool, labels = _loop("etal-deficit")
+    loop, labelled, _pool, labels = _loop("etal-deficit")
     oracle = LookupOracle(labels, id_col="id", target_col="y")
     ids = loop.suggest(2)
     loop.tell(ids, oracle.lookup(ids))
@@ -205,7 +204,7 @@ def test_default_strategy_follows_new_labels_by_id_and_rebuilds_for_another_loop
 def test_default_strategy_leaves_groups_without_an_entropy_until_nothing_else_is_left():
     # group "s" has 3 labelled values (no entropy, not in D): adding one of its candidates
     # cannot lower D, so etal-deficit works in the groups with an entropy while it can
-    labelled, pool, labels = group_tables(GROUPS + [("s", 8, 3, 1.0)], seed=3)
+    labelled, pool, _labels = group_tables(GROUPS + [("s", 8, 3, 1.0)], seed=3)
     loop = ETAL(group_col="grp", target_col="y", feature_cols=["x0", "x1"], progress=False).start(labelled, pool)
     assert loop.state.estimate("s").status == "too_few"
     picks = loop.strategy.select(loop.state, 5, np.random.default_rng(0))

@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _loop_fixtures import Killed, KillingOracle, group_tables
 
+from etal.engine import ETAL, HISTORY_COLUMNS
 from etal.engine.checkpoint import frame_from_bytes, frame_to_bytes
 from etal.errors import CheckpointError
-from etal.engine import ETAL, HISTORY_COLUMNS
 from etal.oracles import LookupOracle
 from etal.strategies import DEFAULT_STRATEGY
-from _loop_fixtures import Killed, KillingOracle, group_tables
 
 FEATURES = ["x0", "x1"]
 

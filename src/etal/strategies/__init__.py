@@ -32,10 +32,26 @@ _EXPORTS = {
 }  # fmt: skip
 
 __all__ = [
-    "DEFAULT_STRATEGY", "MIN_GP_ROWS", "REFINE_TOP", "STRATEGIES", "BalancedStrategy", "BatchView", "DeficitStrategy", "ETALStrategy",
-    "PAPER_DRAWS", "PaperStrategy", "Pick",
-    "RandomStrategy", "Scores", "StateView", "Strategy", "StrategyBase", "UncertaintyStrategy",
-    "make_strategy", "select", "strategy_class",
+    "DEFAULT_STRATEGY",
+    "MIN_GP_ROWS",
+    "PAPER_DRAWS",
+    "REFINE_TOP",
+    "STRATEGIES",
+    "BalancedStrategy",
+    "BatchView",
+    "DeficitStrategy",
+    "ETALStrategy",
+    "PaperStrategy",
+    "Pick",
+    "RandomStrategy",
+    "Scores",
+    "StateView",
+    "Strategy",
+    "StrategyBase",
+    "UncertaintyStrategy",
+    "make_strategy",
+    "select",
+    "strategy_class",
 ]  # fmt: skip
 
 
