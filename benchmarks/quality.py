@@ -1,10 +1,17 @@
 """Quality benchmark of acquisition strategies (issue 10): D against acquisitions.
 
-Runs every strategy on biased splits of several datasets (:mod:`etal.benchmark.runner`),
-writes ``curves.csv.gz`` (D, entropy_gap, lowest entropy after every acquisition),
-``per_split.csv``, ``summary.csv`` / ``summary.json`` (share of the clairvoyant bound,
-picks to reach random's D, area under the D curve, splits won), ``manifest.json`` and one
-figure per dataset (``D_<dataset>.png``: mean D over split seeds with a min-max band).
+Runs every strategy (the registry's, :data:`etal.strategies.STRATEGIES`, plus the
+clairvoyant bound ``oracle``, which sees labels) on biased splits of several datasets
+(:mod:`etal.benchmark.runner`) and writes into ``--out``:
+
+* ``quality_runs.csv`` / ``quality_curves.csv`` — the schemas of
+  :mod:`etal.evaluation.quality` (``BENCHMARK_RUN_COLUMNS`` from ``run_metrics``,
+  ``BENCHMARK_CURVE_COLUMNS``);
+* ``report.html`` — the benchmark section (:func:`etal.report.write_benchmark_report`);
+* ``curves.csv.gz`` (D, entropy_gap, lowest entropy after every acquisition and loop seed),
+  ``per_split.csv``, ``summary.csv`` / ``summary.md`` / ``summary.json`` (share of the
+  clairvoyant bound, picks to reach random's D, area under D, splits won, ms per pick,
+  wall time and load), ``manifest.json`` and one figure per dataset (``D_<dataset>.png``).
 
     PYTHONPATH=src python benchmarks/quality.py --datasets oqmd8 --seeds 0-4 --budget 150 \
         --out benchmarks/results/quality-oqmd8
@@ -20,11 +27,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
-DEFAULT_STRATEGIES = (
-    "oracle", "random", "balanced", "uncertainty", "etal", "etal-paper",
-    "gain", "pooled-uncertainty", "pooled-etal", "pooled-gain", "pooled-gain-ucb",
-)  # fmt: skip
 
 
 def _seeds(text: str) -> list[int]:
@@ -88,24 +90,29 @@ def markdown(summary: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from etal.benchmark.runner import (
+        BENCHMARK_STRATEGIES,
         DATASETS,
         curves_frame,
         per_split_table,
+        quality_tables,
         run_grid,
         summary_table,
     )
+    from etal.evaluation.quality import BENCHMARK_CURVES_CSV, BENCHMARK_RUNS_CSV
     from etal.provenance import (
         atomic_write_bytes,
         atomic_write_json,
         atomic_write_text,
         write_manifest,
     )
+    from etal.report import write_benchmark_report
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", default="oqmd8", help=f"comma list of {', '.join(DATASETS)}")
     p.add_argument("--seeds", default="0-4", help="split seeds, e.g. 0-4 or 5,6,7")
     p.add_argument("--budget", type=int, default=150)
-    p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES))
+    p.add_argument("--strategies", default=",".join(BENCHMARK_STRATEGIES),
+                   help="comma list (default: every registry strategy and the clairvoyant 'oracle')")
     p.add_argument("--random-repeats", type=int, default=3, help="loop seeds of random per split")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/quality"))
@@ -131,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     per_split = per_split_table(records)
     summary = summary_table(per_split)
     atomic_write_bytes(out / "curves.csv.gz", gzip.compress(curves.to_csv(index=False).encode(), mtime=0))
+    runs, quality_curves = quality_tables(records)
+    atomic_write_text(out / BENCHMARK_RUNS_CSV, runs.to_csv(index=False))
+    atomic_write_text(out / BENCHMARK_CURVES_CSV, quality_curves.to_csv(index=False))
     atomic_write_text(out / "per_split.csv", per_split.to_csv(index=False))
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
     atomic_write_text(out / "summary.md", markdown(summary))
@@ -141,9 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         figure(curves, d, out)
     write_manifest(out, command="benchmarks/quality.py", arguments={k: str(v) for k, v in vars(args).items()},
                    seed=None, extra={"wall_seconds": wall, "load_before": load0, "load_after": os.getloadavg()})
+    report = write_benchmark_report(out)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summary.round(3).to_string(index=False))
-    print(f"wall {wall:.1f} s; load before {load0[0]:.2f}, after {os.getloadavg()[0]:.2f}", file=sys.stderr)
+    print(f"wall {wall:.1f} s; load before {load0[0]:.2f}, after {os.getloadavg()[0]:.2f}; report: {report}",
+          file=sys.stderr)
     return 0
 
 

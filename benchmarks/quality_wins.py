@@ -1,6 +1,6 @@
 """Does one strategy meet issue 10's goal? Reads ``per_split.csv`` files of benchmarks/quality.py.
 
-For ``--strategy`` (default ``pooled-gain-gh``) and each dataset: mean share of the
+For ``--strategy`` (default ``etal-deficit``, the shipped default) and each dataset: mean share of the
 clairvoyant D-reduction, median picks to reach random's D at the budget, and the splits in
 which its area under the D curve is the lowest of all non-clairvoyant strategies, its own
 variants named in ``--twins`` left out (they are the same method computed differently).
@@ -18,8 +18,8 @@ import pandas as pd
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("files", nargs="+")
-    p.add_argument("--strategy", default="pooled-gain-gh")
-    p.add_argument("--twins", default="pooled-gain", help="comma list of variants of the same method")
+    p.add_argument("--strategy", default="etal-deficit")
+    p.add_argument("--twins", default="", help="comma list of variants of the same method")
     p.add_argument("--table", action="store_true", help="print the merged strategies x metrics tables (Markdown)")
     args = p.parse_args(argv)
     twins = {t for t in args.twins.split(",") if t}

@@ -1,4 +1,4 @@
-"""Benchmark metrics against closed forms and brute force."""
+"""Benchmark metrics (etal.evaluation.quality) and E[D'] (etal.acquisition) against closed forms and brute force."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etal.benchmark.candidates import expected_deficit_after
-from etal.benchmark.metrics import (
+from etal.acquisition import expected_deficit_after
+from etal.evaluation.quality import (
     area_under_curve,
     deficit_curve,
     pad_curve,

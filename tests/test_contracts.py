@@ -118,7 +118,10 @@ def test_make_strategy_settings_and_errors():
     assert s.refine_top == 5 and s.get_params() == {"refine_top": 5, "patience": None, "fairness_stop": False}
     assert repr(s) == "UncertaintyStrategy(refine_top=5)"
     assert make_strategy("etal").get_params() == {"refine_top": 1000, "patience": 5, "fairness_stop": True}
-    with pytest.raises(InputError, match=r"unknown strategy 'greedy'; choose one of etal, random, balanced, uncertainty"):
+    assert make_strategy("etal-paper").get_params() == {"refine_top": 1000, "patience": 5, "fairness_stop": True}
+    assert make_strategy("etal-deficit").get_params() == {
+        "nodes": 16, "hyper_rows": 500, "patience": None, "fairness_stop": True}
+    with pytest.raises(InputError, match=r"unknown strategy 'greedy'; choose one of etal-deficit, etal, etal-paper, random, balanced, uncertainty"):
         make_strategy("greedy")
     with pytest.raises(InputError, match=r"has no setting\(s\) \['top'\]; its settings are: refine_top, patience, fairness_stop"):
         make_strategy("uncertainty", top=5)
@@ -150,7 +153,8 @@ def test_params_message_format():
 def test_patience_and_fairness_stop_come_from_the_strategy():
     # Python now agrees with the CLI: baselines exclude no group and never fairness-stop.
     assert (make(strategy="random").patience, make(strategy="random").fairness_stop) == (None, False)
-    assert (make().patience, make().fairness_stop) == (5, True)
+    assert (make(strategy="etal").patience, make(strategy="etal").fairness_stop) == (5, True)
+    assert (make().patience, make().fairness_stop) == (None, True)  # the default, etal-deficit
     assert make(strategy="random", patience=3).patience == 3
     assert make(patience="off").patience is None
     assert make(strategy=make_strategy("balanced", patience=4)).patience == 4

@@ -244,7 +244,8 @@ def test_plan_runs_deterministic_strategies_once_random_ones_per_seed(subset):
     by = {}
     for s in specs:
         by.setdefault(s.strategy, []).append(s.seed)
-    assert by == {"etal": [4], "random": [4, 2, 9], "balanced": [4, 2, 9], "uncertainty": [4]}
+    assert by == {"etal-deficit": [4], "etal": [4], "etal-paper": [4, 2, 9], "random": [4, 2, 9],
+                  "balanced": [4, 2, 9], "uncertainty": [4]}
     assert all(s.split_seed == 0 and s.loop_seed == s.seed for s in specs)
     # Monte Carlo draws make ET-AL stochastic: then it runs per seed
     mc = ExperimentConfig(run=RunConfig(seeds=2, estimator="mc"))

@@ -123,7 +123,8 @@ def test_groups_without_entropy_come_first_fewest_labelled_first():
         sizes={"a": 40, "b": 40, "s": 8, "t": 5}, n_labelled={"a": 20, "b": 20, "s": 3, "t": 1},
         spread={"a": 0.2, "b": 1.0, "s": 1.0, "t": 1.0},
     )
-    result = make(budget=6).run(labelled, pool, oracle_for(labels))
+    # the paper's rule (etal); the default etal-deficit fills such groups last (test_benchmark_strategies)
+    result = make(budget=6, strategy="etal").run(labelled, pool, oracle_for(labels))
     history = result.history
     # t (1 labelled) first: random picks until it has 2 rows for a GP, then GP std; then s.
     assert history["group"].tolist()[:2] == ["t", "t"]
@@ -142,7 +143,7 @@ def test_undefined_group_pick_is_largest_std_of_its_gp():
     from etal.surrogate import GPSurrogate
 
     labelled, pool, labels = synthetic(sizes={"a": 30, "s": 12}, n_labelled={"a": 20, "s": 3})
-    loop = make().start(labelled, pool)
+    loop = make(strategy="etal").start(labelled, pool)  # the paper's rule fills s first
     (pick,) = loop.suggest(1)
     s_lab = labelled[labelled["grp"] == "s"]
     s_pool = pool[pool["grp"] == "s"]
@@ -158,7 +159,7 @@ def test_etal_pick_is_argmax_expected_improvement_in_lowest_entropy_group():
     from etal.surrogate import GPSurrogate
 
     labelled, pool, labels = synthetic()
-    loop = make().start(labelled, pool)
+    loop = make(strategy="etal").start(labelled, pool)  # the paper's rule, not the default
     entropies = {g: estimate_entropy(labelled.loc[labelled["grp"] == g, "y"]).entropy for g in "abc"}
     target = min(entropies, key=entropies.get)
     assert target == "a"
@@ -176,13 +177,13 @@ def test_etal_pick_is_argmax_expected_improvement_in_lowest_entropy_group():
 
 def test_batch_of_three_distinct_picks_with_fantasy_updates():
     labelled, pool, labels = synthetic()
-    loop = make(batch_size=3).start(labelled, pool)
+    loop = make(batch_size=3, strategy="etal").start(labelled, pool)
     ids = loop.suggest()
     picks = loop.pending
     assert len(ids) == 3 == len(set(ids))
     assert "[batch pick 1/3]" in picks[0].reason and "after 2 fantasy label(s)" in picks[2].reason
     # the first pick equals the q = 1 pick
-    assert ids[0] == make().start(labelled, pool).suggest(1)[0]
+    assert ids[0] == make(strategy="etal").start(labelled, pool).suggest(1)[0]
     # pick 2 was scored against the entropy of a's values plus pick 1's posterior mean
     state = loop.state
     g = picks[0].group
@@ -428,7 +429,7 @@ def test_equal_ei_is_broken_by_expected_entropy():
     cand = values[[2, 0, 6, 5, 3]]  # duplicates that lower the entropy (checked below)
     pool = pd.DataFrame({"id": range(100, 105), "grp": "a", "x0": cand, "x1": 0.0})
     loop = ETAL(group_col="grp", target_col="y", feature_cols=FEATURES, surrogate=FeatureIsMean(),
-                progress=False).start(labelled, pool)
+                progress=False, strategy="etal").start(labelled, pool)
     (pick,) = loop.suggest(1)
     after = [estimate_entropy(np.append(values, c)).entropy for c in cand]
     assert max(after) < estimate_entropy(values).entropy

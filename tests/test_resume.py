@@ -8,12 +8,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _loop_fixtures import Killed, KillingOracle, group_tables
 
+from etal.engine import ETAL, HISTORY_COLUMNS
 from etal.engine.checkpoint import frame_from_bytes, frame_to_bytes
 from etal.errors import CheckpointError
-from etal.engine import ETAL, HISTORY_COLUMNS
 from etal.oracles import LookupOracle
-from _loop_fixtures import Killed, KillingOracle, group_tables
+from etal.strategies import DEFAULT_STRATEGY
 
 FEATURES = ["x0", "x1"]
 
@@ -37,17 +38,24 @@ def make(**kw) -> ETAL:
     return ETAL(group_col="grp", target_col="y", feature_cols=FEATURES, progress=False, **kw)
 
 
-@pytest.mark.parametrize("batch_size, estimator, kill_after", [(1, "quadrature", 5), (2, "mc", 3)])
-def test_killed_run_resumes_to_identical_selections(tmp_path, batch_size, estimator, kill_after):
+@pytest.mark.parametrize(
+    "strategy, batch_size, estimator, kill_after",
+    [("etal", 1, "quadrature", 5), ("etal", 2, "mc", 3), (DEFAULT_STRATEGY, 1, "quadrature", 5),
+     (DEFAULT_STRATEGY, 3, "quadrature", 2)],
+)
+def test_killed_run_resumes_to_identical_selections(tmp_path, strategy, batch_size, estimator, kill_after):
     labelled, pool, labels = synthetic()
-    settings = dict(budget=14, batch_size=batch_size, estimator=estimator, n_samples=200, seed=3)
+    settings = dict(budget=14, batch_size=batch_size, estimator=estimator, n_samples=200, seed=3, strategy=strategy)
     full = make(**settings).run(labelled, pool, LookupOracle(labels, target_col="y"))
 
     with pytest.raises(Killed):
         make(**settings, checkpoint_dir=tmp_path).run(labelled, pool, KillingOracle(labels, kill_after))
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["iteration"] == kill_after and state["stop_reason"] is None
-    assert state["surrogates"] and all((tmp_path / e["file"]).is_file() for e in state["surrogates"].values())
+    if strategy == "etal":  # per-group GPs, saved as files
+        assert state["surrogates"] and all((tmp_path / e["file"]).is_file() for e in state["surrogates"].values())
+    else:  # the default's pooled GP: its hyper-parameters in state.json
+        assert state["strategy_state"]["surrogate"]["params"]["length"] > 0
 
     # a journal line torn by the kill (written after the last state.json) is ignored
     with open(tmp_path / "history.jsonl", "a") as fh:

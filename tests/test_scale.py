@@ -304,8 +304,9 @@ def test_small_shortlist_rescores_with_the_exact_posterior() -> None:
 
 def test_resume_with_an_approximate_prediction_continues_exactly(tmp_path) -> None:
     labelled, pool, labels = loop_data()
+    # etal: the per-group GP's huge-pool approximation (etal-deficit uses a pooled GP instead)
     settings = dict(group_col="grp", target_col="y", feature_cols=["x0", "x1"], progress=False, budget=6,
-                    surrogate_options={"max_exact_predict": 100, "n_inducing_predict": 8}, seed=1)
+                    surrogate_options={"max_exact_predict": 100, "n_inducing_predict": 8}, seed=1, strategy="etal")
     full = ETAL(**settings).run(labelled, pool, LookupOracle(labels, target_col="y"))
     with pytest.raises(Killed):
         ETAL(**settings, checkpoint_dir=tmp_path).run(labelled, pool, KillingOracle(labels, kill_after=3))

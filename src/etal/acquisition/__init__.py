@@ -97,6 +97,7 @@ value v tied about m' times or more: the expectation integrates that singularity
 very low expected entropy while sigma == 0 gets the floored h(v).
 """
 
+from .deficit import GH_NODES, expected_deficit_after, gauss_hermite_entropy
 from .expected import expected_entropy
 from .improvement import expected_improvement
 from .insertion import (
@@ -113,8 +114,11 @@ __all__ = [
     "DETERMINISTIC_ESTIMATORS",
     "ESTIMATORS",
     "FAR_SCALES",
+    "GH_NODES",
     "MIN_LABELLED",
     "entropy_after_insertion",
+    "expected_deficit_after",
     "expected_entropy",
     "expected_improvement",
+    "gauss_hermite_entropy",
 ]

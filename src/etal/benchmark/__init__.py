@@ -1,16 +1,18 @@
-"""Quality benchmark of acquisition strategies (issue 10; research phase).
+"""Quality benchmark of acquisition strategies (issue 10): D per new label, against a bound.
 
 How well does a strategy remove a dataset's bias per new label? Run every strategy on
 several biased splits of several datasets, score each acquisition by the mean entropy
-deficit D (:func:`etal.bias.scores.entropy_deficit`) and compare with a clairvoyant
-greedy bound that sees the pool's labels (:mod:`etal.benchmark.oracle`; benchmarks only).
+deficit D (:func:`etal.bias.scores.entropy_deficit`; metrics and table schemas in
+:mod:`etal.evaluation.quality`) and compare with a clairvoyant greedy bound that sees the
+pool's labels.
 
-* :mod:`.metrics` — D curves, area under them, labels saved, share of the bound;
-* :mod:`.oracle` — the clairvoyant greedy bound (sees labels; benchmarks only);
-* :mod:`.paper` — ``etal-paper``: the published method (MC, 1,000 draws, EI, patience 5);
-* :mod:`.candidates` — new strategies under study;
-* :mod:`.runner` — strategies x datasets x split seeds x budget -> per-acquisition metrics.
+* :mod:`.oracle` — the clairvoyant greedy bound ``oracle`` (SEES LABELS; benchmarks only,
+  deliberately not in :data:`etal.strategies.STRATEGIES`, so ``etal run`` cannot use it);
+* :mod:`.runner` — datasets, strategies x datasets x split seeds x budget -> D per
+  acquisition, and the benchmark's tables.
 
+The strategies themselves (``etal-deficit``, ``etal``, ``etal-paper``, the baselines) come
+from the registry. The command is ``benchmarks/quality.py`` (``docs/benchmark.md``).
 Floor 8 (it runs the engine); nothing below imports it.
 """
 

@@ -1,9 +1,9 @@
 """Run strategies x datasets x split seeds x budget through the engine; collect D per acquisition.
 
-Each run is one :class:`etal.loop.ETAL` run on one biased split (:func:`etal.split.biased_split`):
+Each run is one :class:`etal.engine.ETAL` run on one biased split (:func:`etal.split.biased_split`):
 the loop sees the pool without labels and an oracle reveals them (only the clairvoyant
 bound is handed the pool's labels). After every acquisition the group entropies are
-scored by :mod:`etal.benchmark.metrics`. Strategies other than ``etal-paper`` run without
+scored by :mod:`etal.evaluation.quality`. Strategies other than ``etal-paper`` run without
 the patience exclusion and the fairness stop, so every run uses its whole budget.
 
 Datasets (:data:`DATASETS`; each ``build(seed)`` returns a fully labelled frame and the
@@ -31,9 +31,21 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .metrics import pad_curve, score_curves
+from ..evaluation.quality import (
+    BOUND_STRATEGY,
+    REFERENCE_STRATEGY,
+    area_under_curve,
+    pad_curve,
+    picks_to_reach,
+    run_metrics,
+    score_curves,
+    share_of_bound,
+)
 
-__all__ = ["DATASETS", "STRATEGY_FACTORIES", "DatasetSpec", "RunRecord", "make_split", "run_grid", "run_one"]
+__all__ = [
+    "BENCHMARK_STRATEGIES", "DATASETS", "DatasetSpec", "RunRecord", "make_benchmark_strategy", "make_split",
+    "quality_tables", "run_grid", "run_one",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -135,40 +147,34 @@ def make_split(dataset: str | DatasetSpec, seed: int):
 # ------------------------------------------------------------------------- strategies
 
 
-def _factories() -> dict[str, Callable]:
-    from ..strategies import (
-        BalancedStrategy,
-        ETALStrategy,
-        RandomStrategy,
-        UncertaintyStrategy,
-    )
-    from . import candidates
-    from .oracle import ClairvoyantStrategy
-    from .paper import PaperStrategy
+def _benchmark_strategies() -> tuple[str, ...]:
+    from ..strategies import STRATEGIES
 
-    base = {
-        "oracle": lambda labels: ClairvoyantStrategy(labels),
-        "random": lambda labels: RandomStrategy(),
-        "balanced": lambda labels: BalancedStrategy(),
-        "uncertainty": lambda labels: UncertaintyStrategy(),
-        "etal": lambda labels: ETALStrategy(),
-        "etal-paper": lambda labels: PaperStrategy(),
-    }
-    for name, factory in candidates.CANDIDATES.items():
-        base[name] = lambda labels, f=factory: f()
-    return base
+    return (BOUND_STRATEGY, *STRATEGIES)
 
 
-class _Factories(dict):
-    def __missing__(self, key):
-        self.update(_factories())
-        if key not in self:
-            raise InputError(f"unknown benchmark strategy {key!r}; choose one of {', '.join(self)}")
-        return self[key]
+#: Every strategy the benchmark runs by default: the registry's (:data:`etal.strategies.STRATEGIES`)
+#: and the clairvoyant bound ``oracle`` (SEES LABELS; benchmarks only, never in ``etal run``).
+BENCHMARK_STRATEGIES: tuple[str, ...] = _benchmark_strategies()
 
 
-#: strategy name -> factory(pool labels) (only the clairvoyant bound uses the labels)
-STRATEGY_FACTORIES: dict[str, Callable] = _Factories()
+def make_benchmark_strategy(name: str, labels: dict):
+    """A registry strategy by name, or the clairvoyant bound (``"oracle"``), which is handed
+    the pool's ``labels`` (id -> value) and is the only one that sees them."""
+    if name == BOUND_STRATEGY:
+        from .oracle import ClairvoyantStrategy
+
+        return ClairvoyantStrategy(labels)
+    from ..strategies import STRATEGIES, make_strategy
+
+    if name not in STRATEGIES:
+        raise InputError(f"unknown benchmark strategy {name!r}; choose one of {', '.join(BENCHMARK_STRATEGIES)}")
+    return make_strategy(name)
+
+
+#: Strategies run with their own stop rules (the published method); every other strategy runs
+#: without the patience exclusion and the fairness stop, so that it uses the whole budget.
+OWN_STOP_RULES = ("etal-paper",)
 
 
 @dataclass
@@ -194,15 +200,14 @@ def run_one(dataset: str, split_seed: int, strategy: str, budget: int, loop_seed
     """One strategy on one biased split for ``budget`` acquisitions (one BLAS thread)."""
     from threadpoolctl import threadpool_limits
 
-    from ..loop import ETAL
+    from ..engine import ETAL
     from ..oracles import LookupOracle
 
     spec = DATASETS[dataset]
     split = make_split(spec, split_seed) if split is None else split
     labels = dict(zip(split.pool[spec.id_col].tolist(), split.pool[spec.target_col].astype(float).tolist()))
-    strat = STRATEGY_FACTORIES[strategy](labels)
-    settings = {"patience": None, "fairness_stop": False}
-    settings.update(getattr(strat, "loop_settings", {}))
+    strat = make_benchmark_strategy(strategy, labels)
+    settings = {} if strategy in OWN_STOP_RULES else {"patience": "off", "fairness_stop": False}
     cols = list(spec.feature_cols)
     loop = ETAL(
         group_col=spec.group_col, target_col=spec.target_col, feature_cols=cols, id_col=spec.id_col,
@@ -266,7 +271,7 @@ def run_grid(datasets: Sequence[str], split_seeds: Iterable[int], strategies: Se
 # ------------------------------------------------------------------------- tables
 
 #: Strategies that see labels; left out of "best non-clairvoyant" comparisons.
-CLAIRVOYANT = ("oracle",)
+CLAIRVOYANT = (BOUND_STRATEGY,)
 
 
 def curves_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
@@ -288,8 +293,6 @@ def per_split_table(records: Sequence[RunRecord]) -> pd.DataFrame:
     D at the budget, share of the clairvoyant D-reduction, gap and lowest entropy at the
     budget, whether its area is the lowest of the non-clairvoyant strategies, time per pick.
     """
-    from .metrics import area_under_curve, picks_to_reach, share_of_bound
-
     groups: dict[tuple, list[RunRecord]] = {}
     for r in records:
         groups.setdefault((r.dataset, r.split_seed, r.strategy), []).append(r)
@@ -312,7 +315,7 @@ def per_split_table(records: Sequence[RunRecord]) -> pd.DataFrame:
     out = []
     for (ds, s), part in table.groupby(["dataset", "split_seed"], sort=True):
         part = part.copy()
-        ref = part.loc[part.strategy == "random", "D_end"]
+        ref = part.loc[part.strategy == REFERENCE_STRATEGY, "D_end"]
         bound = part.loc[part.strategy.isin(CLAIRVOYANT), "D_end"]
         ref = float(ref.iloc[0]) if len(ref) else np.nan
         bound = float(bound.iloc[0]) if len(bound) else np.nan
@@ -344,3 +347,26 @@ def summary_table(per_split: pd.DataFrame) -> pd.DataFrame:
         "seconds_per_run": g.seconds.mean(),
     })  # fmt: skip
     return summary.reset_index()
+
+
+def quality_tables(records: Sequence[RunRecord]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two benchmark tables of :mod:`etal.evaluation.quality`: (runs, curves).
+
+    ``curves`` has :data:`~etal.evaluation.quality.BENCHMARK_CURVE_COLUMNS` (one D curve per
+    dataset, split seed and strategy; ``random``'s averaged over its loop seeds), ``runs``
+    :data:`~etal.evaluation.quality.BENCHMARK_RUN_COLUMNS` from
+    :func:`~etal.evaluation.quality.run_metrics` (paired with random and the bound by split).
+    """
+    from ..evaluation.quality import BENCHMARK_CURVE_COLUMNS, BENCHMARK_RUN_COLUMNS
+
+    groups: dict[tuple, list[RunRecord]] = {}
+    for r in records:
+        groups.setdefault((r.dataset, r.split_seed, r.strategy), []).append(r)
+    parts = []
+    for (ds, seed, st), recs in groups.items():
+        d = np.mean([r.deficit for r in recs], axis=0)
+        parts.append(pd.DataFrame({"dataset": ds, "split_seed": seed, "strategy": st,
+                                   "acquisition": np.arange(d.size), "entropy_deficit": d}))  # fmt: skip
+    curves = pd.concat(parts, ignore_index=True)[list(BENCHMARK_CURVE_COLUMNS)]
+    runs = run_metrics(curves)[list(BENCHMARK_RUN_COLUMNS)]
+    return runs, curves

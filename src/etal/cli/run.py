@@ -75,10 +75,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="maximum number of acquisitions (default 100)")
     parser.add_argument("--batch-size", type=_positive_int, metavar="Q",
                         help="rows acquired per iteration; >1 = greedy batch with fantasies (default 1)")
-    from ..strategies.registry import STRATEGIES
+    from ..strategies.registry import DEFAULT_STRATEGY, STRATEGIES
 
     parser.add_argument("--strategy", choices=STRATEGIES,
-                        help="acquisition strategy (default etal)")
+                        help=f"acquisition strategy (default {DEFAULT_STRATEGY}; etal-paper = the published method)")
     parser.add_argument("--estimator", choices=("quadrature", "mc"),
                         help="expected-entropy estimator (default quadrature; mc = the paper's Monte Carlo)")
     parser.add_argument("--n-samples", type=_positive_int, metavar="N",

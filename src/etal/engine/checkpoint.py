@@ -342,6 +342,11 @@ def _state_dict(loop) -> tuple[dict, dict]:
         "surrogates": surrogates,
         "stop_reason": loop.stop_reason,
     }
+    # A strategy with a model of its own (e.g. etal-deficit's pooled GP) saves its
+    # JSON-able state, so that a resumed run does not re-fit it on different rows.
+    strategy_state = getattr(loop.strategy, "state_dict", None)
+    if callable(strategy_state):
+        state["strategy_state"] = strategy_state()
     return state, payloads
 
 
@@ -468,6 +473,9 @@ def resume_loop(cls, checkpoint_dir, oracle=None, *, strategy=None, surrogate=No
                 np.asarray(payload["prediction_std"], dtype=float),
             )
             grp.approximate = bool(payload.get("prediction_approximate", False))
+    load_strategy_state = getattr(loop.strategy, "load_state_dict", None)
+    if "strategy_state" in state and callable(load_strategy_state):
+        load_strategy_state(state["strategy_state"])
     if oracle is not None:
         loop._oracle = as_oracle(oracle)
     elif "oracle_labels" in inputs:

@@ -64,7 +64,8 @@ class ETAL:
     Parameters
     ----------
     group_col, target_col, feature_cols, id_col : columns of the labelled / pool frames.
-    strategy : a name of :data:`etal.strategies.STRATEGIES` (default ``"etal"``), a
+    strategy : a name of :data:`etal.strategies.STRATEGIES` (default
+        :data:`etal.strategies.DEFAULT_STRATEGY`, ``"etal-deficit"``), a
         strategy object (e.g. ``make_strategy("uncertainty", refine_top=5)``) or any
         object with ``select(state, k, rng)``.
     surrogate : ``"gp"`` or a surrogate object (copied per group); ``surrogate_options``
@@ -75,10 +76,10 @@ class ETAL:
     batch_size : rows acquired per iteration (greedy with fantasies when > 1; 1 = paper).
     patience : exclude a group after this many consecutive acquisitions in it without an
         entropy increase; ``"off"`` disables exclusion; ``None`` (default): the
-        strategy's own (5 for ``"etal"``, off for the baselines).
+        strategy's own (5 for ``"etal"``/``"etal-paper"``, off for ``"etal-deficit"`` and the baselines).
     budget : maximum number of acquisitions (``None``: until another stop rule).
     fairness_stop : stop when the only eligible group's entropy is already the highest;
-        ``None`` (default): the strategy's own (on for ``"etal"``, off for the baselines).
+        ``None`` (default): the strategy's own (on for the ET-AL strategies, off for the baselines).
     seed : seeds the loop's one random generator (``None``: fresh entropy, recorded).
     checkpoint_dir : write a checkpoint there after every acquisition (resume with
         :meth:`resume`).

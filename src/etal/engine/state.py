@@ -127,6 +127,11 @@ class LoopState:
     def features(self, group: str) -> np.ndarray:
         return _readonly(self._loop._groups[group].features)
 
+    def labelled_ids(self, group: str) -> list:
+        """Ids of the group's labelled rows, in the order of :meth:`values` (initial rows
+        first, then acquisitions in the order they were made)."""
+        return list(self._loop._groups[group].ids)
+
     def estimate(self, group: str) -> EntropyEstimate:
         return self._loop._groups[group].estimate
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from .config import DEFAULT_STRATEGY
 from .outputs import _DEPLETED_SCORES, DEPLETED_COLUMNS, _span
 
 
@@ -73,11 +74,12 @@ def _depleted_scores(
             "an entropy in some runs (fewer than 5 labelled values); the scores cover those that had one"
         )
     paired = None
-    if "etal" in order and "random" in order:
+    main = DEFAULT_STRATEGY if DEFAULT_STRATEGY in order else "etal"  # the method compared with random
+    if main in order and "random" in order:
         within = scores[scores["iteration"] <= at]
-        paired = pd.DataFrame([paired_final_difference(within, score, "etal", "random") for score in _DEPLETED_SCORES])
+        paired = pd.DataFrame([paired_final_difference(within, score, main, "random") for score in _DEPLETED_SCORES])
     else:
-        notes.append("etal and random are not both run: no paired comparison")
+        notes.append(f"{main} and random are not both run: no paired comparison")
     per_strategy = {}
     for strategy, block in per_run.groupby("strategy", sort=False):
         entry: dict[str, Any] = {"runs": len(block)}

@@ -213,7 +213,8 @@ class ExperimentResult:
         out += self._depleted_lines()
         if self.paired is not None and len(self.paired):
             r2 = self.paired[self.paired["metric"] == "r2"]
-            out.append("downstream R², ET-AL minus random (95% CI):")
+            a = str(self.paired["a"].iloc[0]) if "a" in self.paired else "ET-AL"
+            out.append(f"downstream R², {a} minus random (95% CI):")
             for _, r in r2.iterrows():
                 out.append(
                     f"  {r['model']:<18} {r['target']:<26} {r['mean_diff']:+.4f} "
@@ -283,7 +284,8 @@ class ExperimentResult:
             how = f"paired by seed, {int(self.depleted_paired['n_pairs'].iloc[0])} pairs, 95% CI"
             if not self.depleted_paired["paired"].iloc[0]:
                 how = "means over runs; fewer than 2 seeds in common"
-            lines.append(f"  ET-AL minus random ({how}): " + "; ".join(bits))
+            a = str(self.depleted_paired["a"].iloc[0]) if "a" in self.depleted_paired else "ET-AL"
+            lines.append(f"  {a} minus random ({how}): " + "; ".join(bits))
         return lines
 
 

@@ -21,7 +21,7 @@ from ..errors import InputError
 
 __all__ = ["bias_snapshot", "deficit_summary", "depleted_summary", "plain_summary"]
 
-from .config import ExperimentConfig
+from .config import DEFAULT_STRATEGY, ExperimentConfig
 from .outputs import _span
 
 
@@ -58,7 +58,7 @@ def _p(p: float) -> str:
 
 
 def _strategy_name(s: str) -> str:
-    return {"etal": "ET-AL", "random": "random"}.get(s, s)
+    return {"etal": "ET-AL", "etal-deficit": "ET-AL (etal-deficit)", "random": "random"}.get(s, s)
 
 
 def _check_snapshot(snapshot: Any, where: str) -> Mapping[str, Any]:
@@ -155,17 +155,18 @@ def depleted_summary(depleted: Mapping[str, Any]) -> str:
     per = depleted.get("per_strategy") or {}
     at = depleted.get("iteration")
     key = "depleted_entropy_min"
-    first = per.get("etal") or next(iter(per.values()), {})
+    main = DEFAULT_STRATEGY if DEFAULT_STRATEGY in per else "etal"  # the method compared with random
+    first = per.get(main) or next(iter(per.values()), {})
     start = first.get(f"{key}_start", float("nan"))
     names = ", ".join(groups)
     text = f"The depleted groups ({names}: the groups the split depleted on purpose) are the ones ET-AL is meant to raise. "
     ends = {s: v.get(f"{key}_compared", float("nan")) for s, v in per.items()}
-    if "etal" in ends and "random" in ends:
+    if main in ends and "random" in ends:
         text += (
-            f"Their lowest entropy went from {_num(start)} nats to {_num(ends['etal'])} with ET-AL vs "
+            f"Their lowest entropy went from {_num(start)} nats to {_num(ends[main])} with {_strategy_name(main)} vs "
             f"{_num(ends['random'])} with random after {at} acquisitions"
         )
-        others = [s for s in ends if s not in ("etal", "random")]
+        others = [s for s in ends if s not in (main, "random")]
         extra = "; ".join(f"{_strategy_name(s)} {_num(ends[s])}" for s in others)
         text += f" ({extra}; means over runs)." if extra else " (means over runs)."
     else:
@@ -177,8 +178,9 @@ def depleted_summary(depleted: Mapping[str, Any]) -> str:
     finite = {s: v for s, v in ends.items() if math.isfinite(v)}
     if len(finite) > 1:
         best = max(finite, key=finite.get)
-        if best != "etal":
-            text += f" The highest value was reached by {_strategy_name(best)} ({_num(finite[best])}), not ET-AL."
+        if best != main:
+            text += (f" The highest value was reached by {_strategy_name(best)} ({_num(finite[best])}), "
+                     f"not {_strategy_name(main)}.")
     rows = list(depleted.get("paired") or [])
     unpaired = [r for r in rows if not r.get("paired")]
     if unpaired:

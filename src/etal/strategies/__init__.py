@@ -2,7 +2,10 @@
 
 A strategy scores the candidates of the group it targets and one shared selector chooses
 (:mod:`etal.strategies.base`); names live in :mod:`etal.strategies.registry`.
-:class:`ETALStrategy` is the paper (:mod:`etal.strategies.etal`); random, balanced and
+:class:`DeficitStrategy` (``etal-deficit``, the default; :mod:`etal.strategies.deficit`)
+lowers the expected mean entropy deficit across groups on a pooled GP;
+:class:`ETALStrategy` (``etal``) and :class:`PaperStrategy` (``etal-paper``, Monte Carlo as
+published) are the paper's rule (:mod:`etal.strategies.etal`); random, balanced and
 uncertainty sampling are the baselines (:mod:`etal.strategies.baselines`).
 
 Huge pools: when the group's prediction used the surrogate's huge-pool approximation
@@ -30,14 +33,16 @@ _EXPORTS = {
     "SurrogateStrategy": "base",
     "BatchView": "base", "REFINE_TOP": "base", "select": "base",
     "MIN_GP_ROWS": "common",
-    "ETALStrategy": "etal",
+    "ETALStrategy": "etal", "PaperStrategy": "etal", "PAPER_DRAWS": "etal",
+    "DeficitStrategy": "deficit",
     "RandomStrategy": "baselines", "BalancedStrategy": "baselines", "UncertaintyStrategy": "baselines",
 }  # fmt: skip
 
 __all__ = [
-    "DEFAULT_STRATEGY", "MIN_GP_ROWS", "REFINE_TOP", "STRATEGIES", "BalancedStrategy", "BatchView", "ETALStrategy", "Pick",
-    "RandomStrategy", "Scores", "StateView", "Strategy", "StrategyBase", "SurrogateStrategy", "UncertaintyStrategy",
-    "is_deterministic", "make_strategy", "select", "strategy_class",
+    "DEFAULT_STRATEGY", "MIN_GP_ROWS", "PAPER_DRAWS", "REFINE_TOP", "STRATEGIES", "BalancedStrategy", "BatchView",
+    "DeficitStrategy", "ETALStrategy", "PaperStrategy", "Pick", "RandomStrategy", "Scores", "StateView", "Strategy",
+    "StrategyBase", "SurrogateStrategy", "UncertaintyStrategy", "is_deterministic", "make_strategy", "select",
+    "strategy_class",
 ]  # fmt: skip
 
 

@@ -2,6 +2,15 @@
 
 The CLI's ``--strategy`` choices, the experiment's strategy list and checkpoint resume
 all read :data:`STRATEGIES`; importing this module is cheap (classes load on first use).
+
+* ``etal-deficit`` (the default): the largest expected drop of the mean entropy deficit
+  over all groups, on one pooled GP (:mod:`.deficit`; ``docs/benchmark.md``);
+* ``etal``: the paper's rule (lowest-entropy group, expected improvement) with the
+  loop's estimator (quadrature by default);
+* ``etal-paper``: the paper as published (Monte Carlo, 1,000 draws);
+* ``random``, ``balanced``, ``uncertainty``: baselines.
+
+The clairvoyant bound (sees labels) is not here: it lives in :mod:`etal.benchmark`.
 """
 
 from __future__ import annotations
@@ -15,7 +24,9 @@ from ..errors import InputError
 __all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "is_deterministic", "make_strategy", "strategy_class"]
 
 _CLASSES = {
+    "etal-deficit": ("deficit", "DeficitStrategy"),
     "etal": ("etal", "ETALStrategy"),
+    "etal-paper": ("etal", "PaperStrategy"),
     "random": ("baselines", "RandomStrategy"),
     "balanced": ("baselines", "BalancedStrategy"),
     "uncertainty": ("baselines", "UncertaintyStrategy"),
@@ -23,7 +34,7 @@ _CLASSES = {
 #: Names accepted by :func:`make_strategy`.
 STRATEGIES: tuple[str, ...] = tuple(_CLASSES)
 #: The strategy used when none is named (engine, CLI, experiment, demo, campaigns).
-DEFAULT_STRATEGY: str = "etal"
+DEFAULT_STRATEGY: str = "etal-deficit"
 
 
 def strategy_class(name: str) -> type:

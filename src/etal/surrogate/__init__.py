@@ -28,6 +28,10 @@ a pool larger than ``max_exact_predict`` gets the model's own mean but a std thr
 shortlist exactly); groups of at least ``reoptimize_min_rows`` rows re-optimise their
 hyper-parameters only when the rows have grown by ``reoptimize_growth``; small exact
 fits run with one BLAS thread.
+
+:class:`PooledGPSurrogate` (``"pooled-gp"``, :mod:`.pooled`) is one GP over all groups'
+rows (group as one-hot features), hyper-parameters fitted once, exact rank-one updates
+per new label: the model of the default strategy (:mod:`etal.strategies.deficit`).
 """
 
 from .base import (
@@ -40,6 +44,7 @@ from .base import (
     Surrogate,
 )
 from .gp import GPSurrogate
+from .pooled import PooledGPSurrogate
 from .inducing import _blas_limited, _Posterior  # noqa: F401  (used by tests)
 from .registry import available_surrogates, make_surrogate, register_surrogate
 
@@ -51,6 +56,7 @@ __all__ = [
     "PREDICT_MEMORY_BYTES",
     "SINGLE_THREAD_MAX_ROWS",
     "GPSurrogate",
+    "PooledGPSurrogate",
     "Surrogate",
     "available_surrogates",
     "make_surrogate",

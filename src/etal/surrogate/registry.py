@@ -8,12 +8,13 @@ from typing import Any
 from ..errors import InputError
 from .base import Surrogate
 from .gp import GPSurrogate
+from .pooled import PooledGPSurrogate
 
 __all__ = ["available_surrogates", "make_surrogate", "register_surrogate"]
 
 # --------------------------------------------------------------------------- registry
 
-_REGISTRY: dict[str, Callable[..., Surrogate]] = {"gp": GPSurrogate}
+_REGISTRY: dict[str, Callable[..., Surrogate]] = {"gp": GPSurrogate, "pooled-gp": PooledGPSurrogate}
 
 
 def register_surrogate(name: str, factory: Callable[..., Surrogate], *, overwrite: bool = False) -> None:
