@@ -226,7 +226,9 @@ def test_status_export_and_figure(camp, tmp_path):
         camp.export(tmp_path / "labelled.xlsx")
 
 
-def test_patience_excludes_groups_from_the_stored_history(camp):
+def test_patience_excludes_groups_from_the_stored_history(tmp_path):
+    camp = Campaign.init(tmp_path / "etal", grouped_table((40, 40), (12, 12)), group_col="grp", target_col="y",
+                         id_col="id", feature_cols=["x0", "x1"], strategy="etal")  # ET-AL's patience: 5
     pool = _pool_ids(camp)
     g0 = [i for i in pool if int(i[1:]) < 40]
     # the same value again and again: entropy never rises in g0
@@ -238,8 +240,14 @@ def test_patience_excludes_groups_from_the_stored_history(camp):
 
 
 def test_patience_and_fairness_stop_default_to_the_strategy(tmp_path, camp):
-    # like ETAL, etal run and the experiment: ET-AL excludes after 5, a baseline never
-    assert camp.meta["engine"]["patience"] == 5 and camp.excluded_groups() == set()
+    # like ETAL, etal run and the experiment: the strategy's own patience (ET-AL: 5), a baseline never
+    from etal.strategies import DEFAULT_STRATEGY, strategy_class
+
+    assert camp.meta["engine"]["patience"] == strategy_class(DEFAULT_STRATEGY).patience
+    assert camp.excluded_groups() == set()
+    paper = Campaign.init(tmp_path / "etal", grouped_table(), group_col="grp", target_col="y", id_col="id",
+                          feature_cols=["x0", "x1"], strategy="etal")  # fmt: skip
+    assert paper.meta["engine"]["patience"] == 5
     table = grouped_table()
     rnd = Campaign.init(tmp_path / "rnd", table, group_col="grp", target_col="y", id_col="id",
                         feature_cols=["x0", "x1"], strategy="random")  # fmt: skip

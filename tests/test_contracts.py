@@ -98,7 +98,11 @@ def test_declared_determinism_is_true(name):
 
     loop = make(strategy=name).start(*tables()[:2])
     picks = {tuple(p.id for p in loop.strategy.select(loop.state, 3, np.random.default_rng(s))) for s in range(6)}
-    assert (len(picks) == 1) == is_deterministic(name, "quadrature")
+    if is_deterministic(name, "quadrature"):
+        assert len(picks) == 1
+    elif not loop.strategy.uses_surrogate:  # random / balanced draw every pick at random
+        assert len(picks) > 1
+    # (a Monte Carlo strategy such as etal-paper may pick the same rows by chance here)
     if loop.strategy.uses_estimator:
         assert not is_deterministic(name, "mc")
 

@@ -158,7 +158,8 @@ def test_run_on_a_pool_folder_suggests_the_in_memory_picks_without_importing_das
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
                           check=False)
     assert done.returncode == 0, done.stderr
-    assert main([*argv, "--pool-file", str(folder / "pool.csv"), "--out", str(tmp_path / "memory")]) == 0
+    # the folder path scores with `etal`; the in-memory run must be told so (its default differs)
+    assert main([*argv, "--strategy", "etal", "--pool-file", str(folder / "pool.csv"), "--out", str(tmp_path / "memory")]) == 0
     got = pd.read_csv(tmp_path / "folder" / "suggestions.csv")
     want = pd.read_csv(tmp_path / "memory" / "suggestions.csv")
     assert len(want) == 3 and got["id"].tolist() == want["id"].tolist()
@@ -177,7 +178,7 @@ def test_run_on_a_pool_folder_with_labels_on_a_cluster_equals_the_engine(pool_ca
                  "--labels", str(folder / "labels.csv"), "--budget", "6", "--batch-size", "2",
                  "--scheduler", "local:2", "--no-progress", "--out", str(out)]) == 0
     loop = ETAL(group_col="grp", target_col="y", feature_cols=["a", "b", "c"], batch_size=2, budget=6,
-                patience=None, fairness_stop=False, progress=False)
+                strategy="etal", patience="off", fairness_stop=False, progress=False)
     result = loop.run(labelled, pool, LookupOracle(labels, id_col="id", target_col="y"))
     selected = pd.read_csv(out / "selected.csv")["id"].tolist()
     assert selected == list(result.selected) and len(selected) == 6

@@ -383,7 +383,7 @@ def test_huge_pool_screening_equals_the_engine(tmp_path, client) -> None:
     frame = _write_pool(tmp_path / "pool", n=60_000, n_files=6, seed=4, other=0.2)
     X, y = _labelled(520, seed=7)
     labelled = pd.DataFrame(X, columns=FEATURES).assign(grp="g0", y=y, id=np.arange(520))
-    loop = ETAL(group_col="grp", target_col="y", feature_cols=FEATURES, progress=False, fairness_stop=False)
+    loop = ETAL(strategy="etal", group_col="grp", target_col="y", feature_cols=FEATURES, progress=False, fairness_stop=False)
     loop.start(labelled, frame[frame["grp"] == "g0"])
     engine = loop.suggest(1)
     (expected,) = loop.pending
@@ -414,7 +414,7 @@ def test_pick_from_pool_targets_the_engines_group_and_skips_acquired(tmp_path) -
     from etal.engine import ETAL
 
     frame, labelled = _two_groups(tmp_path, 4000)
-    loop = ETAL(group_col="grp", target_col="y", feature_cols=FEATURES, progress=False)
+    loop = ETAL(strategy="etal", group_col="grp", target_col="y", feature_cols=FEATURES, progress=False)
     loop.start(labelled, frame)
     engine = loop.suggest(1)
     cols = dict(group_col="grp", target_col="y", feature_cols=FEATURES)
@@ -434,7 +434,7 @@ def test_batch_suggestions_equal_the_engines_greedy_batch(tmp_path, client) -> N
 
     frame, labelled = _two_groups(tmp_path, 3000)
     labelled.loc[labelled["grp"] == "g1", "y"] *= 0.12  # g1 just above g0: the batch switches
-    loop = ETAL(group_col="grp", target_col="y", feature_cols=FEATURES, progress=False)
+    loop = ETAL(strategy="etal", group_col="grp", target_col="y", feature_cols=FEATURES, progress=False)
     loop.start(labelled, frame)
     engine = loop.suggest(6)
     picks = suggest_from_pool(labelled, tmp_path / "pool", k=6, group_col="grp", target_col="y",
@@ -458,8 +458,8 @@ def test_a_loop_over_a_pool_folder_equals_the_engines_run(tmp_path) -> None:
     labelled.loc[labelled["grp"] == "g1", "y"] *= 0.12
     truth = frame.assign(y=np.sin(1.3 * frame["a"]) + 0.4 * frame["b"])
     oracle = LookupOracle(truth[["id", "y"]], id_col="id", target_col="y")
-    loop = ETAL(group_col="grp", target_col="y", feature_cols=FEATURES, progress=False, budget=8,
-                patience=None, fairness_stop=False)
+    loop = ETAL(strategy="etal", group_col="grp", target_col="y", feature_cols=FEATURES, progress=False, budget=8,
+                patience="off", fairness_stop=False)
     result = loop.run(labelled, frame, oracle)
     cache: dict = {}
     current, acquired = labelled.copy(), []

@@ -47,6 +47,10 @@ def _refuse_options(args: argparse.Namespace, opts: dict) -> None:
     ) if given is not None]  # fmt: skip
     if wrong:
         raise InputError(f"{', '.join(wrong)}: not used with a pool folder (--pool-file DIR); leave them out")
+    if args.strategy is None:
+        # the folder path scores partitions with `etal`; the default strategy's pooled GP
+        # needs every candidate in memory at once
+        opts["strategy"] = "etal"
     if opts["strategy"] != "etal":
         raise InputError(f"--strategy {opts['strategy']}: a pool folder (--pool-file DIR) supports the etal strategy only")
     if opts["estimator"] != "quadrature":

@@ -115,6 +115,8 @@ class DeficitStrategy(StrategyBase):
 
     name = "etal-deficit"
     uses_surrogate = True
+    deterministic = True  # argmax of a Gauss-Hermite (not Monte Carlo) expectation
+    relative_cost = 2
     patience = None
     fairness_stop = True
 
