@@ -254,3 +254,21 @@ def test_surrogate_contract(name):
     mu2, sd2 = other.predict(Xp)
     np.testing.assert_array_equal(mu, mu2)
     np.testing.assert_array_equal(sd, sd2)
+
+
+def test_default_strategy_scores_as_etal_beyond_the_pooled_gp(monkeypatch):
+    """Too large for the pooled GP (here: a limit lowered to force it), the default picks
+    exactly what `etal` picks, and says so in the history's reason."""
+    import etal.strategies.deficit as deficit
+
+    labelled, pool, labels = tables()
+    monkeypatch.setattr(deficit, "MAX_POOLED_CELLS", 10)
+    big = make(strategy="etal-deficit", budget=6, patience="off", fairness_stop=False).run(
+        labelled, pool, LookupOracle(labels, id_col="id", target_col="y"))
+    ref = make(strategy="etal", budget=6, patience="off", fairness_stop=False).run(
+        labelled, pool, LookupOracle(labels, id_col="id", target_col="y"))
+    assert big.selected == ref.selected
+    assert big.history["reason"].str.contains("scored as etal").all()
+    monkeypatch.setattr(deficit, "MAX_POOLED_CELLS", 10**9)
+    small = make(strategy="etal-deficit", budget=6).run(labelled, pool, LookupOracle(labels, id_col="id", target_col="y"))
+    assert not small.history["reason"].str.contains("scored as etal").any()

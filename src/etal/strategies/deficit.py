@@ -32,6 +32,14 @@ greedy through the shared selector: each pick's posterior mean is added to its g
 values as a fantasy and the entropies recomputed; the pooled GP is not conditioned on
 fantasies. Checkpoints: :meth:`DeficitStrategy.state_dict` holds the GP's
 hyper-parameters, so a resumed run rebuilds the same posterior without re-fitting.
+
+Large problems: the pooled GP holds a labelled-rows x candidates matrix and solves over
+all labelled rows. Above :data:`MAX_POOLED_CELLS` cells or :data:`MAX_POOLED_ROWS`
+labelled rows (e.g. the 10^5..10^6-candidate pools of ``docs/performance.md``, or a
+100,000-row campaign), a pick is scored as ``etal`` scores it (per-group GPs with their
+huge-pool approximations, the lowest-entropy group, expected improvement) and the
+history's ``reason`` says so. The decision depends only on the sizes, so a resumed run
+makes the same one.
 """
 
 from __future__ import annotations
@@ -44,7 +52,12 @@ from ..params import check_int
 from .base import BatchView, Scores, StrategyBase
 from .common import undefined_scores
 
-__all__ = ["DeficitStrategy"]
+__all__ = ["MAX_POOLED_CELLS", "MAX_POOLED_ROWS", "DeficitStrategy"]
+
+#: Largest labelled-rows x candidates matrix the pooled GP may hold (2e7 cells = 160 MB).
+MAX_POOLED_CELLS = 20_000_000
+#: Most labelled rows the pooled GP conditions on (an exact GP over all of them).
+MAX_POOLED_ROWS = 5_000
 
 
 class _PooledView:
@@ -167,6 +180,10 @@ class DeficitStrategy(StrategyBase):
             pool = constant or eligible
             return undefined_scores(batch, min(pool, key=batch.n_labelled), rng)
         state = batch.state
+        n_labelled = sum(state.n_labelled(g) for g in state.groups)
+        n_candidates = sum(state.n_candidates(g) for g in state.groups)
+        if n_labelled > MAX_POOLED_ROWS or n_labelled * n_candidates > MAX_POOLED_CELLS:
+            return self._scored_as_etal(batch, rng, n_labelled, n_candidates)
         view = self._pooled(state)
         h = {g: batch.estimate(g).entropy for g in state.groups}
         best = None
@@ -194,3 +211,20 @@ class DeficitStrategy(StrategyBase):
             g, available, -expected, explain, fantasy=mu[available],
             expected_entropy=m_h[available], expected_entropy_std=s_h[available],
         )
+
+    def _scored_as_etal(self, batch: BatchView, rng: np.random.Generator, n_labelled: int, n_candidates: int):
+        """Too large for the pooled GP: score this pick as ``etal`` does (see the module doc)."""
+        from .etal import ETALStrategy
+
+        if getattr(self, "_fallback", None) is None:
+            self._fallback = ETALStrategy()
+        scores = self._fallback.score(batch, rng)
+        if scores is None:
+            return None
+        note = (
+            f" [scored as etal: {n_labelled:,} labelled x {n_candidates:,} candidates is beyond the pooled GP "
+            f"({MAX_POOLED_ROWS:,} rows, {MAX_POOLED_CELLS:,} cells)]"
+        )
+        explain = scores.explain
+        scores.explain = (lambda j, refined, _e=explain: _e(j, refined) + note) if callable(explain) else explain
+        return scores
