@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_text,
         write_manifest,
     )
+    from etal.cli.scale_flags import add_scheduler_argument, client_from_args
     from etal.report import write_benchmark_report
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/quality"))
     p.add_argument("--no-progress", action="store_true")
+    add_scheduler_argument(p)  # --scheduler ADDRESS|local:N: every run a Dask task
     p.add_argument("--replot", type=Path, metavar="DIR", help="only redraw the figures from DIR/curves.csv.gz")
     args = p.parse_args(argv)
     if args.replot is not None:
@@ -129,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     seeds = _seeds(args.seeds)
     t0 = time.perf_counter()
     load0 = os.getloadavg()
-    records = run_grid(datasets, seeds, strategies, args.budget, args.random_repeats, args.n_jobs,
-                       progress=not args.no_progress)
+    with client_from_args(args) as client:
+        records = run_grid(datasets, seeds, strategies, args.budget, args.random_repeats, args.n_jobs,
+                           progress=not args.no_progress, client=client)
     wall = time.perf_counter() - t0
     out = args.out
     out.mkdir(parents=True, exist_ok=True)

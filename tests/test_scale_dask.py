@@ -492,3 +492,17 @@ def test_pool_errors_name_the_file_and_column(tmp_path, client) -> None:
         score_partitions(tmp_path / "pool", **kwargs)
     with pytest.raises(InputError, match="criterion"):
         score_partitions(tmp_path / "pool", **{**kwargs, "criterion": "mc"})
+
+
+def test_quality_benchmark_grid_on_the_cluster_equals_the_local_grid(client):
+    """The quality benchmark's runs as Dask tasks: the same D curves as on this machine."""
+    from etal.benchmark.runner import run_grid
+
+    args = (["diabetes"], [0], ["etal-deficit", "random", "oracle"], 8)
+    local = run_grid(*args, random_repeats=2, progress=False)
+    remote = run_grid(*args, random_repeats=2, progress=False, client=client)
+    assert [(r.dataset, r.split_seed, r.strategy, r.loop_seed) for r in remote] == [
+        (r.dataset, r.split_seed, r.strategy, r.loop_seed) for r in local]
+    for a, b in zip(local, remote):
+        np.testing.assert_array_equal(a.deficit, b.deficit)
+    assert len({tuple(r.deficit) for r in local if r.strategy == "random"}) == 2  # loop seeds differ

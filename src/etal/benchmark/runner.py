@@ -235,8 +235,12 @@ def _run_task(task: tuple) -> RunRecord:
 
 
 def run_grid(datasets: Sequence[str], split_seeds: Iterable[int], strategies: Sequence[str], budget: int,
-             random_repeats: int = 3, n_jobs: int = 1, progress: bool = True) -> list[RunRecord]:
-    """Every strategy on every split; ``random`` repeated with ``random_repeats`` loop seeds."""
+             random_repeats: int = 3, n_jobs: int = 1, progress: bool = True, client=None) -> list[RunRecord]:
+    """Every strategy on every split; ``random`` repeated with ``random_repeats`` loop seeds.
+
+    ``client``: a ``dask.distributed`` client (``etal.scale``); every run is then one task
+    (retried if its worker dies) and ``n_jobs`` is unused. The records are the same.
+    """
     tasks = []
     for ds in datasets:
         for s in split_seeds:
@@ -252,7 +256,12 @@ def run_grid(datasets: Sequence[str], split_seeds: Iterable[int], strategies: Se
 
         bar = tqdm(total=len(tasks), desc="benchmark runs", unit="run")
     out: list[RunRecord] = []
-    if n_jobs <= 1:
+    if client is not None:
+        from ..scale.grid import run_tasks
+
+        labels = [f"benchmark-{ds}-split{s}-{st}-loop{ls}" for ds, s, st, _, ls in tasks]
+        out = run_tasks(run_one, tasks, client=client, labels=labels, progress=bar)
+    elif n_jobs <= 1:
         for t in tasks:
             out.append(_run_task(t))
             if bar is not None:
