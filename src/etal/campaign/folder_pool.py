@@ -36,17 +36,10 @@ FOLDER_KEY = "pool_folder"
 
 
 def _pyarrow():
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as exc:  # pragma: no cover - pyarrow comes with the parquet extra
-        from ..errors import MissingExtraError
+    from ..errors import require
 
-        raise MissingExtraError(
-            "a pool folder of Parquet files needs the optional package 'pyarrow'. "
-            "Install it with: pip install 'etal[parquet]'"
-        ) from exc
-    return pa, pq
+    pa = require("pyarrow", "parquet", "A pool folder of Parquet files")
+    return pa, require("pyarrow.parquet", "parquet", "A pool folder of Parquet files")
 
 
 def describe_folder(

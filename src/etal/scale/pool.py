@@ -160,15 +160,9 @@ def fingerprint_partitions(files: Sequence[Path], root: Path) -> str:
 
 
 def _read(path: Path, columns: Sequence[str]) -> pd.DataFrame:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as exc:  # pragma: no cover - pyarrow comes with the test extra
-        from ..errors import MissingExtraError
+    from ..errors import require
 
-        raise MissingExtraError(
-            "reading a Parquet pool needs the optional package 'pyarrow'. "
-            "Install it with: pip install 'etal[parquet]'"
-        ) from exc
+    pq = require("pyarrow.parquet", "parquet", "Reading a Parquet pool")
     wanted = list(dict.fromkeys(columns))
     try:
         schema = pq.read_schema(path)
