@@ -84,3 +84,16 @@ def test_cli_bad_input_with_force_writes_and_removes_nothing(tmp_path, capsys):
     names = sorted(p.name for p in out.iterdir())
     assert main(["bias", "--target-col", "nope", "--out", str(out), "--force"]) == 2
     assert sorted(p.name for p in out.iterdir()) == names
+
+
+def test_default_folder_never_replaces_an_unfinished_run(tmp_path):
+    out = tmp_path / "o"
+    _fill(out, ["history.csv"])
+    (out / "checkpoint").mkdir()
+    (out / "manifest.json").write_text(json.dumps({"command": "etal run", "status": "interrupted"}))
+    with pytest.raises(OutputDirError, match=r"unfinished `etal run` \(status: interrupted\)"):
+        prepare_output_dir(out, command="etal run", own=OWN + ("history.csv",), replace_same_command=True)
+    assert (out / "checkpoint").is_dir() and (out / "history.csv").exists()
+    (out / "manifest.json").write_text(json.dumps({"command": "etal run", "status": "finished"}))
+    prepare_output_dir(out, command="etal run", own=OWN + ("history.csv",), replace_same_command=True)
+    assert list(out.iterdir()) == []

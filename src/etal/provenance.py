@@ -207,11 +207,16 @@ def prepare_output_dir(
     patterns = [*own, "manifest.json"]
     mine = sorted({p.name for pattern in patterns for p in path.glob(pattern)})
     foreign = [name for name in entries if name not in mine]
-    previous = _manifest_command(path / "manifest.json")
-    if not force and replace_same_command and not foreign and previous == command:
+    previous, status = _manifest_command(path / "manifest.json")
+    # the default folder may be reused for the same command, but never over an
+    # unfinished run (it may be resumed)
+    finished = status is None or status in ("finished", "suggestions")
+    if not force and replace_same_command and not foreign and previous == command and finished:
         force = True
     if not force:
         what = f"the outputs of an earlier `{previous}`" if previous else "files etal did not write"
+        if previous and not finished:
+            what = f"an unfinished `{previous}` (status: {status})"
         message = (
             f"{path} is not empty: it holds {_listing(entries)} ({what}). A new run would "
             f"overwrite some of them and leave the rest beside its own results. Choose an empty "
@@ -233,9 +238,11 @@ def prepare_output_dir(
     return path
 
 
-def _manifest_command(path: Path) -> str | None:
+def _manifest_command(path: Path) -> tuple[str | None, str | None]:
+    """(command, status) from a manifest.json; (None, None) when there is none."""
     try:
-        command = json.loads(path.read_text(encoding="utf-8")).get("command")
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        command, status = manifest.get("command"), manifest.get("status")
     except (OSError, ValueError, AttributeError):
-        return None
-    return command if isinstance(command, str) else None
+        return None, None
+    return (command if isinstance(command, str) else None), (status if isinstance(status, str) else None)
