@@ -5,7 +5,7 @@ clairvoyant D-reduction, median picks to reach random's D at the budget, and the
 which its area under the D curve is the lowest of all non-clairvoyant strategies, its own
 variants named in ``--twins`` left out (they are the same method computed differently).
 
-    PYTHONPATH=src python benchmarks/quality_wins.py benchmarks/results/*/per_split.csv
+    python benchmarks/quality_wins.py benchmarks/results/shipped-*/per_split.csv
 """
 
 from __future__ import annotations
