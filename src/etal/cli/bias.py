@@ -109,10 +109,10 @@ def run(args: argparse.Namespace) -> int:
     from ..data import load_data
     from ..errors import InputError
     from ..provenance import write_manifest
-    from .common import dataset_from_args, output_dir, print_table
+    from .common import dataset_from_args, manifest_arguments, output_dir, print_table
 
     output_dir(args, command="etal bias", own=BIAS_OUTPUTS, check_only=True)
-    arguments = {k: v for k, v in vars(args).items() if k not in ("func", "etal_default_out", "etal_out_given")}
+    arguments = manifest_arguments(args)
     # The bias report uses no features; do not make the user's other columns (e.g. a
     # numeric column with gaps) a reason to fail.
     args.feature_cols = []

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .argtypes import int_at_least, patience, positive_float
-from .common import print_table
+from .common import manifest_arguments, print_table
 from .scale_flags import add_scheduler_argument
 
 
@@ -219,7 +219,7 @@ def _run(args) -> int:
     write_manifest(
         args.dir,
         command="campaign run",
-        arguments={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"},
+        arguments=manifest_arguments(args),
         filename="manifest-run.json",
     )
     with client_from_args(args) as client:

@@ -31,6 +31,7 @@ __all__ = [
     "cli_message",
     "dataset_from_args",
     "format_table",
+    "manifest_arguments",
     "plain_help",
     "print_table",
 ]
@@ -205,6 +206,15 @@ def dataset_from_args(args: argparse.Namespace) -> Dataset:
         feature_cols=getattr(args, "feature_cols", None),
         pool_path=getattr(args, "pool_file", None),
     )
+
+
+#: Namespace entries the CLI sets for itself (not the user's arguments).
+_INTERNAL_ARGS = ("func", "etal_default_out", "etal_out_given")
+
+
+def manifest_arguments(args: argparse.Namespace) -> dict:
+    """The user's arguments as they go into ``manifest.json`` (paths as text)."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in _INTERNAL_ARGS}
 
 
 def add_output_argument(parser: argparse.ArgumentParser, default: str) -> None:

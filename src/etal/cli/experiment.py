@@ -105,10 +105,6 @@ def apply_overrides(config, args: argparse.Namespace):
     return dataclasses.replace(config, run=run, split=split, downstream=down)
 
 
-def _arguments(args: argparse.Namespace) -> dict:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("func", "etal_default_out", "etal_out_given")}
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     from ..experiment import DEFAULT_OUT
     from .common import add_data_arguments, add_output_argument
@@ -202,14 +198,14 @@ def run_and_report(config, args: argparse.Namespace, command: str):
     render report.html, print the summary."""
     from ..experiment import run_experiment
     from ..report import write_experiment_report
-    from .common import output_dir
+    from .common import manifest_arguments, output_dir
     from .scale_flags import client_from_args
 
     output_dir(args, command=command, own=EXPERIMENT_OUTPUTS)
     bars = None if args.no_progress else ProgressBars()
     try:
         with client_from_args(args) as client:
-            result = run_experiment(config, args.out, progress=bars, command=command, arguments=_arguments(args),
+            result = run_experiment(config, args.out, progress=bars, command=command, arguments=manifest_arguments(args),
                                     client=client)
     finally:
         if bars is not None:

@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from ..materials.featurize import featurize_any
     from ..materials.tables import table_kind, write_table
     from ..provenance import write_manifest
+    from .common import manifest_arguments
 
     out = Path(args.out)
     if table_kind(out) not in ("csv", "parquet"):
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     write_manifest(
         out.parent,
         command="featurize",
-        arguments={k: v for k, v in vars(args).items() if k != "func"},
+        arguments=manifest_arguments(args),
         inputs=inputs,
         extra={
             "rows": result.n_read,

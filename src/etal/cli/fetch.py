@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from ..materials import fetch
     from ..materials.tables import table_kind, write_table
     from ..provenance import write_manifest
+    from .common import manifest_arguments
 
     out = Path(args.out)
     if table_kind(out) not in ("csv", "parquet"):
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     write_manifest(
         out.parent,
         command=f"fetch {args.source}",
-        arguments={k: v for k, v in vars(args).items() if k != "func"},
+        arguments=manifest_arguments(args),
         extra={"rows": len(frame), "fetch": info},
         filename=f"{out.name}.manifest.json",
     )

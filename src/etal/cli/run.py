@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..errors import CheckpointError, InputError
 from .argtypes import fraction, int_at_least, patience
+from .common import manifest_arguments
 
 DEFAULT_OUT = "etal-out/run"
 # Options that define a run are None when not given, so that --resume can detect conflicts;
@@ -116,10 +117,6 @@ def _resolved(args: argparse.Namespace) -> dict:
     return out
 
 
-def _arguments(args: argparse.Namespace) -> dict:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("func", "etal_default_out", "etal_out_given")}
-
-
 #: What ``etal run`` writes in its folder (``--force`` removes these, and only these).
 RUN_OUTPUTS = (
     "split", "checkpoint", "split_summary.csv", "suggestions.csv", "entropies.csv", "history.csv",
@@ -141,7 +138,7 @@ def run_command(args: argparse.Namespace) -> int:
     from .run_pool import is_pool_folder, pool_folder_command
 
     if is_pool_folder(args):
-        return pool_folder_command(args, _resolved(args), own=RUN_OUTPUTS, arguments=_arguments(args))
+        return pool_folder_command(args, _resolved(args), own=RUN_OUTPUTS, arguments=manifest_arguments(args))
     if args.scheduler is not None:
         raise InputError(
             "--scheduler: etal run uses Dask for a pool stored as a folder of Parquet files "
@@ -310,7 +307,7 @@ def _manifest(out: Path, args, opts: dict, inputs: dict, extra: dict) -> None:
     from ..provenance import write_manifest
 
     write_manifest(
-        out, command="etal run", arguments={**_arguments(args), "resolved": opts}, inputs=inputs,
+        out, command="etal run", arguments={**manifest_arguments(args), "resolved": opts}, inputs=inputs,
         seed=opts["seed"], extra=extra,
     )
 
@@ -426,7 +423,7 @@ def _resume(args: argparse.Namespace) -> int:
         extra={
             **{k: manifest[k] for k in ("mode", "highlight", "notes", "source") if k in manifest},
             **_final_info(loop, result, time.perf_counter() - started),
-            "resumed": {"from_iteration": int(state["iteration"]), "argv_resume": _arguments(args)},
+            "resumed": {"from_iteration": int(state["iteration"]), "argv_resume": manifest_arguments(args)},
         },
     )
     return 0

@@ -128,9 +128,12 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..trimming.api import trim
     from ..trimming.outputs import save_trim
-    from .common import dataset_from_args, print_table
+    from ..trimming.outputs import TRIM_FILES
+    from .common import dataset_from_args, manifest_arguments, output_dir, print_table
 
-    arguments = {k: v for k, v in vars(args).items() if k != "func"}
+    own = (*TRIM_FILES, "evaluation")  # what --force may remove: etal trim's own outputs
+    output_dir(args, command="trim", own=own, check_only=True)
+    arguments = manifest_arguments(args)
     if args.coverage == 0 and not args.evaluate and getattr(args, "feature_cols", None) is None:
         args.feature_cols = []  # features unused: do not let a gappy numeric column fail the load
     dataset = dataset_from_args(args)
@@ -162,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
             coverage_weight=args.coverage, method=args.method.replace("_", " "), seed=args.seed,
         )  # fmt: skip
 
-    out = Path(args.out)
+    out = output_dir(args, command="trim", own=own)
     written = save_trim(result, out, arguments=arguments, seed=args.seed)
     print(f"Trimmed {dataset.source}: entropy of {dataset.target_col!r} per {dataset.group_col!r} (nats)")
     print_table(result.comparison)
