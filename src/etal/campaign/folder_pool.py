@@ -50,7 +50,7 @@ def describe_folder(
 
     Reads only the files' schemas and footers (row counts), never their rows.
     """
-    from ..scale.pool import fingerprint_partitions, list_partitions
+    from ..scale.pool import fingerprint_partitions, list_partitions, partition_schema
 
     pa, pq = _pyarrow()
     root = Path(path).expanduser().resolve()
@@ -58,17 +58,8 @@ def describe_folder(
     wanted = [id_col, group_col, *feature_cols] + ([structure_col] if structure_col else [])
     n_rows, int_ids = 0, set()
     for f in files:
-        try:
-            schema = pq.read_schema(f)
-            n_rows += pq.ParquetFile(f).metadata.num_rows
-        except Exception as exc:  # any unreadable file is the user's to fix
-            raise InputError(f"{f}: not a readable Parquet file ({exc})") from exc
-        missing = [c for c in wanted if c not in schema.names]
-        if missing:
-            raise InputError(
-                f"{f}: column(s) {missing} missing; every file of the pool folder needs the id, group and "
-                f"feature columns of DATA ({', '.join(wanted)})"
-            )
+        schema = partition_schema(f, wanted, "file of the pool folder needs the id, group and feature columns of DATA")
+        n_rows += pq.ParquetFile(f).metadata.num_rows
         int_ids.add(bool(pa.types.is_integer(schema.field(id_col).type)))
     if len(int_ids) > 1:
         raise InputError(f"{root}: the id column {id_col!r} is whole numbers in some files and text in others; "

@@ -159,21 +159,29 @@ def fingerprint_partitions(files: Sequence[Path], root: Path) -> str:
     return digest.hexdigest()
 
 
+def partition_schema(path: Path, wanted: Sequence[str], needs: str = "the group, id and feature columns"):
+    """The Parquet schema of one pool partition, after checking that it is readable and has
+    the ``wanted`` columns (an :class:`InputError` naming the file otherwise). Reads only the
+    file's footer. ``needs`` words what every pool file must hold, for the message."""
+    from ..errors import require
+
+    pq = require("pyarrow.parquet", "parquet", "Reading a Parquet pool")
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # any unreadable file is the user's to fix
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
+    missing = [c for c in wanted if c not in schema.names]
+    if missing:
+        raise InputError(f"{path}: column(s) {missing} missing; every {needs} ({', '.join(wanted)})")
+    return schema
+
+
 def _read(path: Path, columns: Sequence[str]) -> pd.DataFrame:
     from ..errors import require
 
     pq = require("pyarrow.parquet", "parquet", "Reading a Parquet pool")
     wanted = list(dict.fromkeys(columns))
-    try:
-        schema = pq.read_schema(path)
-    except Exception as exc:
-        raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
-    missing = [c for c in wanted if c not in schema.names]
-    if missing:
-        raise InputError(
-            f"{path}: column(s) {missing} missing; every pool file needs the group, id and "
-            f"feature columns ({', '.join(wanted)})"
-        )
+    partition_schema(path, wanted, "pool file needs the group, id and feature columns")
     return pq.read_table(path, columns=wanted).to_pandas()
 
 
