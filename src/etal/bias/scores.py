@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from ..entropy import data_resolution
+from ..data.dataset import smallest_gap
 
 __all__ = ["dataset_resolution", "entropy_deficit", "entropy_gap", "finite_entropies", "lowest_entropy"]
 
@@ -60,6 +60,4 @@ def dataset_resolution(values) -> float:
     values are all equal gets a finite (very low) entropy instead of none. NaN when
     the whole column holds one value.
     """
-    x = np.sort(np.asarray(values, dtype=float).ravel())
-    x = x[np.isfinite(x)]
-    return data_resolution(x)
+    return smallest_gap(values)
