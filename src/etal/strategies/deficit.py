@@ -139,6 +139,7 @@ class DeficitStrategy(StrategyBase):
         self.hyper_rows = check_int("hyper_rows", hyper_rows, low=2)
         self._view: _PooledView | None = None
         self._saved: dict | None = None
+        self._fallback = None  # an ETALStrategy, made on the first pick too large for the pooled GP
 
     def get_params(self) -> dict:
         return {"nodes": self.nodes, "hyper_rows": self.hyper_rows, **super().get_params()}
@@ -216,7 +217,7 @@ class DeficitStrategy(StrategyBase):
         """Too large for the pooled GP: score this pick as ``etal`` does (see the module doc)."""
         from .etal import ETALStrategy
 
-        if getattr(self, "_fallback", None) is None:
+        if self._fallback is None:
             self._fallback = ETALStrategy()
         scores = self._fallback.score(batch, rng)
         if scores is None:
