@@ -113,3 +113,22 @@ def test_evaluate_writes_the_comparison(tmp_path, capsys):
     assert list(bias.index) == ["trimmed", "random", "stratified", "full"]
     summary = pd.read_csv(out / "evaluation" / "summary.csv")
     assert set(summary["model"]) == {"svr", "mean of models"}
+
+
+def test_trim_default_folder_and_a_used_out(tmp_path, monkeypatch, capsys):
+    """Without --out, trim writes to its default folder (it crashed on None) and reuses it
+    for a later trim; a used --out is refused unless --force (the shared --out rule)."""
+    from etal.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    args = ["trim", "oqmd8", "--keep", "0.5", "--bootstrap", "0"]
+    assert main(args) == 0 and (tmp_path / "etal-out" / "trim" / "kept.csv").exists()
+    assert main(args) == 0  # the default folder holds only an earlier trim: replaced
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert main([*args, "--out", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err and not (out / "kept.csv").exists()
+    assert main([*args, "--out", str(out), "--force"]) == 0
+    assert (out / "kept.csv").exists() and (out / "notes.txt").read_text() == "mine"
